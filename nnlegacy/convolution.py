@@ -1,0 +1,169 @@
+"""SpatialConvolution and SpatialConvolutionMM (spec sections 2.2, 2.3)."""
+
+from __future__ import annotations
+
+import math
+
+from . import backend as B
+from .kernels import conv as K
+from .module import Module, _size_desc
+
+
+def _check_kernel_stride(kW, kH, dW, dH):
+    if kW <= 0 or kH <= 0:
+        raise ValueError(f"kernel size should be greater than zero, but got kH: {kH} kW: {kW}")
+    if dW <= 0 or dH <= 0:
+        raise ValueError(f"stride should be greater than zero, but got dH: {dH} dW: {dW}")
+
+
+class SpatialConvolution(Module):
+    """2-D convolution over an image of ``nInputPlane`` planes.
+
+    ``nn.SpatialConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=padW)``.
+    Shape: ``(C, H, W)`` or ``(N, C, H, W)`` -> ``(.., nOutputPlane, oH, oW)`` with
+    ``oH = (H + 2*padH - kH) // dH + 1`` (C division); rows and columns that do not
+    fit are dropped. ``weight`` is ``nOutputPlane x nInputPlane x kH x kW``.
+    """
+
+    _weight_2d = False
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=None):
+        super().__init__()
+        padH = padW if padH is None else padH
+        _check_kernel_stride(kW, kH, dW, dH)
+        self.nInputPlane, self.nOutputPlane = nInputPlane, nOutputPlane
+        self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
+        self.padW, self.padH = padW, padH
+        shape = (
+            (nOutputPlane, nInputPlane * kH * kW)
+            if self._weight_2d
+            else (nOutputPlane, nInputPlane, kH, kW)
+        )
+        self.weight = self._zeros(*shape)
+        self.gradWeight = self._zeros(*shape)
+        self.bias = self._zeros(nOutputPlane)
+        self.gradBias = self._zeros(nOutputPlane)
+        self.finput = self._zeros(0)
+        self.fgradInput = self._zeros(0)
+        self.reset()
+
+    def noBias(self):
+        self.bias = None
+        self.gradBias = None
+        return self
+
+    def reset(self, stdv=None):
+        if stdv is not None:
+            stdv = stdv * math.sqrt(3)
+        else:
+            stdv = 1.0 / math.sqrt(self.kW * self.kH * self.nInputPlane)
+        B.uniform_(self.weight, -stdv, stdv)
+        if self.bias is not None:
+            B.uniform_(self.bias, -stdv, stdv)
+        return self
+
+    def _pads(self):
+        return getattr(self, "padH", 0) or 0, getattr(self, "padW", 0) or 0
+
+    def _output_hw(self, h, w):
+        padH, padW = self._pads()
+        return (
+            K.conv_output_size(h, self.kH, self.dH, padH),
+            K.conv_output_size(w, self.kW, self.dW, padW),
+        )
+
+    def _check(self, input):
+        """Torch's SpatialConvolutionMM_shapeCheck; returns the input as a batch."""
+        self._check_input(input)
+        _check_kernel_stride(self.kW, self.kH, self.dW, self.dH)
+        if input.ndim not in (3, 4):
+            raise ValueError(f"3D or 4D input tensor expected but got: {_size_desc(input.shape)}")
+        dimf = input.ndim - 3
+        if input.shape[dimf] != self.nInputPlane:
+            raise ValueError(
+                f"Need input of dimension {input.ndim} and input.size[{dimf}] == "
+                f"{self.nInputPlane} but got input to be of shape: {_size_desc(input.shape)}"
+            )
+        h, w = input.shape[-2:]
+        oH, oW = self._output_hw(h, w)
+        if oH < 1 or oW < 1:
+            raise ValueError(
+                f"Given input size: ({self.nInputPlane} x {h} x {w}). Calculated output size: "
+                f"({self.nOutputPlane} x {oH} x {oW}). Output size is too small"
+            )
+        return input if input.ndim == 4 else input[None]
+
+    def _w2d(self, w):
+        return w.reshape(self.nOutputPlane, -1)
+
+    def updateOutput(self, input):
+        x = self._check(input)
+        padH, padW = self._pads()
+        out, self.finput = K.conv2d_forward(
+            x, self._w2d(self.weight), self.bias, self.kH, self.kW, self.dH, self.dW, padH, padW
+        )
+        self.output = out if input.ndim == 4 else out[0]
+        return self.output
+
+    def _check_grad_output(self, input, gradOutput):
+        oH, oW = self._output_hw(*input.shape[-2:])
+        self._check_grad(gradOutput, input.shape[:-3] + (self.nOutputPlane, oH, oW))
+        return gradOutput if gradOutput.ndim == 4 else gradOutput[None]
+
+    def updateGradInput(self, input, gradOutput):
+        if self.gradInput is None:
+            return None
+        x = self._check(input)
+        g = self._check_grad_output(input, gradOutput)
+        padH, padW = self._pads()
+        gi = K.conv2d_backward_input(
+            g, self._w2d(self.weight), x.shape, self.kH, self.kW, self.dH, self.dW, padH, padW
+        )
+        self.gradInput = gi if input.ndim == 4 else gi[0]
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        x = self._check(input)
+        g = self._check_grad_output(input, gradOutput)
+        padH, padW = self._pads()
+        oH, oW = g.shape[2:]
+        cols = self.finput
+        if cols is None or cols.shape != (x.shape[0], self.nInputPlane * self.kH * self.kW, oH * oW):
+            cols = K.im2col(x, self.kH, self.kW, self.dH, self.dW, padH, padW, oH, oW)
+        gw, gb = K.conv2d_weight_grads(g, cols, self.bias is not None)
+        if scale != 1:
+            gw *= scale
+        self.gradWeight += gw.reshape(self.gradWeight.shape)
+        if self.bias is not None:
+            if scale != 1:
+                gb *= scale
+            self.gradBias += gb
+
+    def type(self, type=None, tensorCache=None):  # noqa: A002
+        if type is not None:
+            self.finput = self._zeros(0)
+            self.fgradInput = self._zeros(0)
+        return super().type(type, tensorCache)
+
+    def clearState(self):
+        self._clear("finput", "fgradInput", "_input", "_gradOutput")
+        return super().clearState()
+
+    def __tostring__(self):
+        padH, padW = self._pads()
+        s = f"{self._name()}({self.nInputPlane} -> {self.nOutputPlane}, {self.kW}x{self.kH}"
+        if self.dW != 1 or self.dH != 1 or padW != 0 or padH != 0:
+            s += f", {self.dW},{self.dH}"
+        if padW != 0 or padH != 0:
+            s += f", {padW},{padH}"
+        return s + (") without bias" if self.bias is None else ")")
+
+
+class SpatialConvolutionMM(SpatialConvolution):
+    """SpatialConvolution with a 2-D weight ``nOutputPlane x (nInputPlane*kH*kW)``.
+
+    ``nn.SpatialConvolutionMM(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=padW)``.
+    Shape: as SpatialConvolution.
+    """
+
+    _weight_2d = True

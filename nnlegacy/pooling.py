@@ -1,0 +1,108 @@
+"""SpatialMaxPooling (spec section 2.4)."""
+
+from __future__ import annotations
+
+from .kernels import pooling as K
+from .module import Module, _size_desc
+
+
+class SpatialMaxPooling(Module):
+    """Max over ``kW x kH`` windows taken every ``dW, dH``.
+
+    ``nn.SpatialMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0)``; ``:ceil()`` /
+    ``:floor()`` (the default) choose the rounding.
+    Shape: ``(.., C, H, W)`` -> ``(.., C, oH, oW)``, ``oH = floor((H + 2*padH - kH) / dH) + 1``
+    (or ceil), minus one when that last window would start in the padding.
+    ``indices`` holds the 1-based flat position (``h*W + w + 1``) of each maximum.
+    """
+
+    def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0):
+        super().__init__()
+        dW = kW if dW is None else dW
+        dH = kH if dH is None else dH
+        self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
+        self.padW, self.padH = padW, padH
+        self.ceil_mode = False
+        self._check_args()
+        self.indices = self._xp.empty(0, "int64")
+
+    def ceil(self):
+        self.ceil_mode = True
+        return self
+
+    def floor(self):
+        self.ceil_mode = False
+        return self
+
+    def _check_args(self):
+        kW, kH, dW, dH = self.kW, self.kH, self.dW, self.dH
+        padW, padH = self._pads()
+        if kW <= 0 or kH <= 0:
+            raise ValueError(f"kernel size should be greater than zero, but got kH: {kH} kW: {kW}")
+        if dW <= 0 or dH <= 0:
+            raise ValueError(f"stride should be greater than zero, but got dH: {dH} dW: {dW}")
+        if not (kW // 2 >= padW and kH // 2 >= padH):
+            raise ValueError(
+                "pad should be smaller than half of kernel size, but got "
+                f"padW = {padW}, padH = {padH}, kW = {kW}, kH = {kH}"
+            )
+
+    def _pads(self):
+        return getattr(self, "padW", 0) or 0, getattr(self, "padH", 0) or 0
+
+    def output_size(self, h, w):
+        padW, padH = self._pads()
+        ceil = bool(getattr(self, "ceil_mode", False))
+        return (
+            K.pool_output_size(h, self.kH, self.dH, padH, ceil),
+            K.pool_output_size(w, self.kW, self.dW, padW, ceil),
+        )
+
+    def _check(self, input):
+        self._check_input(input)
+        self._check_args()
+        if input.ndim not in (3, 4):
+            raise ValueError(f"3D or 4D input tensor expected but got: {_size_desc(input.shape)}")
+        c, h, w = input.shape[-3:]
+        oH, oW = self.output_size(h, w)
+        if oH < 1 or oW < 1:
+            raise ValueError(
+                f"Given input size: ({c}x{h}x{w}). Calculated output size: "
+                f"({c}x{oH}x{oW}). Output size is too small"
+            )
+        return input if input.ndim == 4 else input[None]
+
+    def updateOutput(self, input):
+        x = self._check(input)
+        padW, padH = self._pads()
+        out, idx, arg = K.maxpool2d_forward(
+            x, self.kH, self.kW, self.dH, self.dW, padH, padW, bool(self.ceil_mode)
+        )
+        if input.ndim == 3:
+            out, idx, arg = out[0], idx[0], arg[0]
+        self.output, self.indices, self._argmax = out, idx, arg
+        return out
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._check(input)
+        self._check_grad(gradOutput, input.shape[:-2] + self.output_size(*input.shape[-2:]))
+        arg = getattr(self, "_argmax", None)
+        if arg is None or arg.shape != gradOutput.shape:
+            raise RuntimeError(f"{self._name()}: call forward before backward")
+        g = gradOutput if gradOutput.ndim == 4 else gradOutput[None]
+        a = arg if arg.ndim == 4 else arg[None]
+        padW, padH = self._pads()
+        gi = K.maxpool2d_backward(g, a, x.shape, self.kH, self.kW, self.dH, self.dW, padH, padW)
+        self.gradInput = gi if input.ndim == 4 else gi[0]
+        return self.gradInput
+
+    def clearState(self):
+        self._clear("indices", "_argmax")
+        return super().clearState()
+
+    def __tostring__(self):
+        padW, padH = self._pads()
+        s = f"{self._name()}({self.kW}x{self.kH}, {self.dW},{self.dH}"
+        if padW or padH:
+            s += f", {padW},{padH}"
+        return s + ")"
