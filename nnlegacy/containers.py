@@ -42,8 +42,6 @@ class Container(Module):
         except Exception as e:
             msg = f"In {i + 1} module of {self._name()}:"
             text = str(e.args[0]) if len(e.args) == 1 else str(e)
-            if msg in text:
-                raise
             new = _same_kind(e, f"{msg}\n{text}")
             raise new from e
 
