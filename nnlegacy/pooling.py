@@ -24,7 +24,21 @@ class SpatialMaxPooling(Module):
         self.padW, self.padH = padW, padH
         self.ceil_mode = False
         self._check_args()
-        self.indices = self._xp.empty(0, "int64")
+        self._indices = self._xp.empty(0, "int64")
+        self._argmax = None
+
+    @property
+    def indices(self):
+        """1-based flat position of each maximum in its H x W plane, as Torch's."""
+        if self._indices is None and self._argmax is not None:
+            a = self._argmax if self._argmax.ndim == 4 else self._argmax[None]
+            idx = K.maxpool2d_indices(a, *self._geometry)
+            self._indices = idx if self._argmax.ndim == 4 else idx[0]
+        return self._indices
+
+    @indices.setter
+    def indices(self, value):
+        self._indices = value
 
     def ceil(self):
         self.ceil_mode = True
@@ -75,12 +89,13 @@ class SpatialMaxPooling(Module):
     def updateOutput(self, input):
         x = self._check(input)
         padW, padH = self._pads()
-        out, idx, arg = K.maxpool2d_forward(
+        out, arg = K.maxpool2d_forward(
             x, self.kH, self.kW, self.dH, self.dW, padH, padW, bool(self.ceil_mode)
         )
         if input.ndim == 3:
-            out, idx, arg = out[0], idx[0], arg[0]
-        self.output, self.indices, self._argmax = out, idx, arg
+            out, arg = out[0], arg[0]
+        self.output, self._argmax, self._indices = out, arg, None
+        self._geometry = (x.shape[2], x.shape[3], self.kH, self.kW, self.dH, self.dW, padH, padW)
         return out
 
     def updateGradInput(self, input, gradOutput):
@@ -97,7 +112,8 @@ class SpatialMaxPooling(Module):
         return self.gradInput
 
     def clearState(self):
-        self._clear("indices", "_argmax")
+        self._indices = self._xp.empty(0, "int64")
+        self._argmax = None
         return super().clearState()
 
     def __tostring__(self):

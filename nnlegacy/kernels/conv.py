@@ -78,6 +78,10 @@ def conv2d_weight_grads(gradOutput, cols, with_bias=True):
     xp = get_array_module(gradOutput)
     n, o = gradOutput.shape[:2]
     g = gradOutput.reshape(n, o, -1)
-    gw = xp.tensordot(g, cols, axes=([0, 2], [0, 2]))
+    if o < g.shape[2]:
+        # n small GEMMs then a sum: cheaper than tensordot, which would copy the columns
+        gw = xp.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0)
+    else:  # few output positions (C5-like layers): one GEMM over (n, p)
+        gw = xp.tensordot(g, cols, axes=([0, 2], [0, 2]))
     gb = g.sum(axis=(0, 2)) if with_bias else None
     return gw, gb

@@ -22,12 +22,15 @@ def pool_output_size(size: int, k: int, d: int, pad: int, ceil_mode: bool) -> in
     return int(o)
 
 
+def _padded_shape(h, w, padH, padW, oH, oW, kH, kW, dH, dW):
+    return max(h + padH, (oH - 1) * dH + kH), max(w + padW, (oW - 1) * dW + kW)
+
+
 def _padded(x, padH, padW, oH, oW, kH, kW, dH, dW, fill):
     """x padded with ``fill`` so that every window lies inside the array."""
     xp = get_array_module(x)
     n, c, h, w = x.shape
-    hp = max(h + padH, (oH - 1) * dH + kH)
-    wp = max(w + padW, (oW - 1) * dW + kW)
+    hp, wp = _padded_shape(h, w, padH, padW, oH, oW, kH, kW, dH, dW)
     if padH == 0 and padW == 0 and hp == h and wp == w:
         return x
     out = xp.full((n, c, hp, wp), fill, x.dtype)
@@ -35,53 +38,67 @@ def _padded(x, padH, padW, oH, oW, kH, kW, dH, dW, fill):
     return out
 
 
-def maxpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode):
-    """(output, indices, argmax offset within the window).
+def _window_slices(a, kH, kW, dH, dW, oH, oW):
+    """The kH*kW strided slices of ``a``, one per window offset, in row-major order."""
+    hs, ws = dH * (oH - 1) + 1, dW * (oW - 1) + 1
+    for kh in range(kH):
+        for kw in range(kW):
+            yield kh * kW + kw, (slice(None), slice(None), slice(kh, kh + hs, dH), slice(kw, kw + ws, dW))
 
-    ``indices`` are Torch's: the 1-based flat index ``h*W + w + 1`` of the maximum
-    within the H x W plane, 0 for an empty window. Ties go to the first maximum in
-    row-major order (strict ``>``), as THNN.
+
+def maxpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode):
+    """(output, argmax offset within each window as kh*kW + kw).
+
+    Ties go to the first maximum in row-major order, as THNN's strict ``>`` scan.
     """
     xp = get_array_module(x)
     n, c, h, w = x.shape
     oH = pool_output_size(h, kH, dH, padH, ceil_mode)
     oW = pool_output_size(w, kW, dW, padW, ceil_mode)
     xpad = _padded(x, padH, padW, oH, oW, kH, kW, dH, dW, -np.inf)
-    hs, ws = dH * (oH - 1) + 1, dW * (oW - 1) + 1
-    out = xpad[:, :, 0:hs:dH, 0:ws:dW].copy()
-    arg = xp.zeros(out.shape, np.int32)
-    for kh in range(kH):  # kH*kW strided comparisons, no loop over pixels
-        for kw in range(kW):
-            if kh == 0 and kw == 0:
-                continue
-            s = xpad[:, :, kh : kh + hs : dH, kw : kw + ws : dW]
-            better = s > out
-            out = xp.where(better, s, out)
-            arg = xp.where(better, np.int32(kh * kW + kw), arg)
+    windows = list(_window_slices(xpad, kH, kW, dH, dW, oH, oW))
+    out = xpad[windows[0][1]].copy()
+    arg = xp.zeros(out.shape, np.uint8 if kH * kW < 256 else np.int32)
+    for k, sl in windows[1:]:  # kH*kW strided passes, no loop over pixels
+        s = xpad[sl]
+        better = (s > out).view(np.uint8)  # strict >: the first maximum wins, as THNN
+        xp.maximum(out, s, out=out)
+        arg -= arg * better  # arithmetic on 0/1 masks: far faster than where/copyto
+        arg += better * arg.dtype.type(k)
+    return out, arg
+
+
+def maxpool2d_indices(arg, h, w, kH, kW, dH, dW, padH, padW):
+    """Torch's ``indices``: the 1-based flat position ``y*W + x + 1`` of each maximum
+    in its H x W plane, 0 for an empty window."""
+    xp = get_array_module(arg)
+    oH, oW = arg.shape[-2:]
     hstart = np.arange(oH) * dH - padH
     wstart = np.arange(oW) * dW - padW
+    a = arg.astype(np.int64)
     hx, wx = xp.asarray(hstart), xp.asarray(wstart)
-    indices = ((hx[:, None] + arg // kW) * w + wx[None, :] + arg % kW + 1).astype(np.int64)
+    indices = (hx[:, None] + a // kW) * w + wx[None, :] + a % kW + 1
     empty_h = np.maximum(hstart, 0) >= np.minimum(hstart + kH, h)
     empty_w = np.maximum(wstart, 0) >= np.minimum(wstart + kW, w)
     if empty_h.any() or empty_w.any():
-        empty = xp.asarray(empty_h[:, None] | empty_w[None, :])
-        indices = xp.where(empty, 0, indices)
-    return out, indices, arg
+        indices = xp.where(xp.asarray(empty_h[:, None] | empty_w[None, :]), 0, indices)
+    return indices
 
 
 def maxpool2d_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW):
-    """Scatter gradOutput to the argmax of each window (accumulating on overlap)."""
+    """Route gradOutput to the argmax of each window (accumulating where windows overlap)."""
     xp = get_array_module(gradOutput)
     n, c, h, w = input_shape
     oH, oW = gradOutput.shape[2:]
-    hp = max(h + padH, (oH - 1) * dH + kH)
-    wp = max(w + padW, (oW - 1) * dW + kW)
+    hp, wp = _padded_shape(h, w, padH, padW, oH, oW, kH, kW, dH, dW)
     g = xp.zeros((n, c, hp, wp), gradOutput.dtype)
-    hs, ws = dH * (oH - 1) + 1, dW * (oW - 1) + 1
-    zero = gradOutput.dtype.type(0)
-    for kh in range(kH):
-        for kw in range(kW):
-            sel = xp.where(arg == kh * kW + kw, gradOutput, zero)
-            g[:, :, kh : kh + hs : dH, kw : kw + ws : dW] += sel
+    overlap = kH > dH or kW > dW
+    for k, sl in _window_slices(g, kH, kW, dH, dW, oH, oW):
+        routed = gradOutput * (arg == k)
+        if overlap:
+            g[sl] += routed
+        else:
+            g[sl] = routed
+    if (hp, wp) == (h, w) and padH == 0 and padW == 0:
+        return g
     return xp.ascontiguousarray(g[:, :, padH : padH + h, padW : padW + w])

@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""LeNet-5 on MNIST, written as a classic Lua Torch training script.
+
+    python examples/lenet5.py                  # train on MNIST, test accuracy per epoch
+    python examples/lenet5.py --epochs 2 --optimizer adam --learningRate 1e-3
+    python examples/lenet5.py --data /usr/share/datasets/fashion-mnist
+    python examples/lenet5.py --quick          # a few hundred images (used by the tests)
+
+The net is the lecture's Conv -> Pool -> Conv -> Pool -> Conv -> FC, with C5 as a
+5x5 convolution: 1x32x32 -> 6x28x28 -> 6x14x14 -> 16x10x10 -> 16x5x5 -> 120 -> 84 -> 10.
+MNIST's 28x28 digits are zero-padded to 32x32, as in LeCun et al. 1998.
+"""
+
+import argparse
+import gzip
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import nnlegacy as nn  # noqa: E402
+from nnlegacy import optim  # noqa: E402
+
+
+def build():
+    net = nn.Sequential()
+    net.add(nn.SpatialConvolution(1, 6, 5, 5))  # C1: 1x32x32 -> 6x28x28
+    net.add(nn.ReLU())
+    net.add(nn.SpatialMaxPooling(2, 2, 2, 2))  # S2: -> 6x14x14
+    net.add(nn.SpatialConvolution(6, 16, 5, 5))  # C3: -> 16x10x10
+    net.add(nn.ReLU())
+    net.add(nn.SpatialMaxPooling(2, 2, 2, 2))  # S4: -> 16x5x5
+    net.add(nn.SpatialConvolution(16, 120, 5, 5))  # C5: -> 120x1x1
+    net.add(nn.ReLU())
+    net.add(nn.View(120))
+    net.add(nn.Linear(120, 84))  # F6
+    net.add(nn.ReLU())
+    net.add(nn.Linear(84, 10))  # output: log-probabilities of the 10 digits
+    net.add(nn.LogSoftMax())
+    return net
+
+
+# --- data: MNIST-format IDX files -----------------------------------------------------
+def read_idx(path):
+    """An IDX file (optionally .gz) as a uint8 array: big-endian header, then the bytes."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise ValueError(f"{path}: not an IDX file of unsigned bytes")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise ValueError(f"{path}: expected {int(np.prod(dims))} bytes of data, found {body.size}")
+    return body.reshape(dims)
+
+
+def find_file(folder, stem):
+    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz", stem.replace("-idx", ".idx")):
+        p = Path(folder) / name
+        if p.exists():
+            return p
+    raise FileNotFoundError(f"no {stem}[.gz] in {folder}")
+
+
+def load_mnist(folder):
+    """(train images, train labels 1..10, test images, test labels 1..10), images N x 1 x 32 x 32."""
+    sets = []
+    for split in ("train", "t10k"):
+        images = read_idx(find_file(folder, f"{split}-images-idx3-ubyte"))
+        labels = read_idx(find_file(folder, f"{split}-labels-idx1-ubyte"))
+        padded = np.zeros((images.shape[0], 1, 32, 32), np.float32)
+        padded[:, 0, 2:30, 2:30] = images / np.float32(255)
+        sets += [padded, labels.astype(np.int64) + 1]  # Lua classes are 1-based
+    mean, std = sets[0].mean(), sets[0].std()
+    sets[0] = (sets[0] - mean) / std
+    sets[2] = (sets[2] - mean) / std
+    return sets
+
+
+# --- training -------------------------------------------------------------------------
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description="Train LeNet-5 on MNIST the Lua Torch way.")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--batchSize", "--batch", type=int, default=64, dest="batchSize")
+    ap.add_argument("--learningRate", "--lr", type=float, default=0.05, dest="learningRate")
+    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--learningRateDecay", type=float, default=1e-4)
+    ap.add_argument("--weightDecay", type=float, default=5e-4)
+    ap.add_argument("--optimizer", default="sgd", choices=["sgd", "nag", "adam", "adagrad", "adadelta", "rmsprop"])
+    ap.add_argument("--type", default="float", choices=["float", "double"], help="tensor type")
+    dev = ap.add_mutually_exclusive_group()
+    dev.add_argument("--cuda", action="store_true", help="run on the GPU (the default when one is there)")
+    dev.add_argument("--cpu", action="store_true", help="stay on the CPU")
+    ap.add_argument("--data", default=str(ROOT / "data" / "mnist"), help="folder of MNIST-format IDX files")
+    ap.add_argument("--save", default="lenet5_mnist.npz", help="where the trained parameters go ('' to skip)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="512 training and 256 test images, 2 epochs")
+    ap.add_argument("--no-progress", action="store_true", help="plain lines instead of a progress bar")
+    return ap.parse_args(argv)
+
+
+def tensor_type(args):
+    use_cuda = args.cuda or (not args.cpu and nn.has_cuda())
+    if use_cuda:
+        return "torch.CudaTensor" if args.type == "float" else "torch.CudaDoubleTensor"
+    return "torch.FloatTensor" if args.type == "float" else "torch.DoubleTensor"
+
+
+def to_device(a, ttype):
+    from nnlegacy import backend
+
+    xp, dtype = backend.xp_dtype(ttype)
+    return xp.asarray(a, dtype=dtype)
+
+
+def accuracy(net, images, labels, ttype, batch=1000):
+    net.evaluate()
+    correct = 0
+    for i in range(0, images.shape[0], batch):
+        out = net.forward(to_device(images[i : i + batch], ttype))
+        pred = nn.backend.to_numpy(out.argmax(axis=1)) + 1
+        correct += int((pred == labels[i : i + batch]).sum())
+    net.training()
+    return correct / images.shape[0]
+
+
+def save_parameters(net, path):
+    """Each module's parameters as '<index>.<field>' arrays in an .npz, written atomically."""
+    arrays = {}
+    for i, m in enumerate(net.modules, 1):
+        for field in ("weight", "bias"):
+            v = getattr(m, field, None)
+            if v is not None:
+                arrays[f"{i}.{field}"] = nn.backend.to_numpy(v)
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    nn.manualSeed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    ttype = tensor_type(args)
+    train_x, train_y, test_x, test_y = load_mnist(args.data)
+    if args.quick:
+        train_x, train_y, test_x, test_y = train_x[:512], train_y[:512], test_x[:256], test_y[:256]
+        args.epochs = min(args.epochs, 2)
+
+    net = build().type(ttype)
+    net.get(1).gradInput = None  # as in Lua: the first layer's input gradient is never used
+    criterion = nn.ClassNLLCriterion().type(ttype)
+    parameters, gradParameters = net.getParameters()
+    print(net)
+    print(f"{parameters.size:,} parameters, {ttype}, {train_x.shape[0]:,} training images")
+
+    config = {
+        "learningRate": args.learningRate,
+        "learningRateDecay": args.learningRateDecay,
+        "weightDecay": args.weightDecay,
+        "momentum": args.momentum,
+        "dampening": 0,
+    }
+    if args.optimizer != "sgd":
+        config = {"learningRate": args.learningRate} if args.optimizer != "adadelta" else {}
+    method = getattr(optim, args.optimizer)
+    history = {"loss": [], "accuracy": [], "time": []}
+    n = train_x.shape[0]
+    batches = (n + args.batchSize - 1) // args.batchSize
+    start = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        order = rng.permutation(n)
+        total, seen, t0 = 0.0, 0, time.perf_counter()
+        with progress_bar(epoch, args.epochs, batches, args.no_progress) as bar:
+            for b in range(batches):
+                idx = order[b * args.batchSize : (b + 1) * args.batchSize]
+                inputs = to_device(train_x[idx], ttype)
+                targets = train_y[idx]
+
+                def feval(x):
+                    gradParameters.fill(0)
+                    outputs = net.forward(inputs)
+                    f = criterion.forward(outputs, targets)
+                    net.backward(inputs, criterion.backward(outputs, targets))
+                    return f, gradParameters
+
+                _, fx = method(feval, parameters, config)
+                total += fx[0] * len(idx)
+                seen += len(idx)
+                bar(seen / (time.perf_counter() - t0), total / seen)
+        acc = accuracy(net, test_x, test_y, ttype)
+        history["loss"].append(total / seen)
+        history["accuracy"].append(acc)
+        history["time"].append(time.perf_counter() - start)
+        print(f"epoch {epoch}: loss {total / seen:.4f}, test accuracy {100 * acc:.2f}% "
+              f"({time.perf_counter() - start:.0f} s)")
+    if args.save:
+        save_parameters(net, args.save)
+        print(f"saved the trained parameters to {args.save} (numpy .npz, one array per module field)")
+    return history
+
+
+class progress_bar:  # noqa: N801 - used as a context manager
+    """A rich progress bar (epoch, loss, images/s), or plain lines when asked or piped."""
+
+    def __init__(self, epoch, epochs, total, plain):
+        self.epoch, self.epochs, self.total = epoch, epochs, total
+        self.plain = plain or not sys.stdout.isatty()
+        self.count = 0
+
+    def __enter__(self):
+        if self.plain:
+            return self._plain
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn(f"epoch {self.epoch}/{self.epochs}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[rate]:,.0f} img/s"),
+            TimeRemainingColumn(), transient=False,
+        )  # fmt: skip
+        self.progress.__enter__()
+        self.task = self.progress.add_task("train", total=self.total, loss=0.0, rate=0.0)
+        return self._rich
+
+    def _rich(self, rate, loss):
+        self.progress.update(self.task, advance=1, loss=loss, rate=rate)
+
+    def _plain(self, rate, loss):
+        self.count += 1
+        if self.count == self.total:
+            print(f"epoch {self.epoch}/{self.epochs}: {self.total} batches, loss {loss:.4f}, {rate:,.0f} img/s")
+
+    def __exit__(self, *exc):
+        if not self.plain:
+            self.progress.__exit__(*exc)
+        return False
+
+
+if __name__ == "__main__":
+    main()
