@@ -99,7 +99,7 @@ class SpatialConvolution(Module):
     def updateOutput(self, input):
         x = self._check(input)
         padH, padW = self._pads()
-        out, self.finput = K.conv2d_forward(
+        out, self.finput, self._geometry = K.conv2d_forward(
             x, self._w2d(self.weight), self.bias, self.kH, self.kW, self.dH, self.dW, padH, padW
         )
         self.output = out if input.ndim == 4 else out[0]
@@ -115,22 +115,18 @@ class SpatialConvolution(Module):
             return None
         x = self._check(input)
         g = self._check_grad_output(input, gradOutput)
-        padH, padW = self._pads()
-        gi = K.conv2d_backward_input(
-            g, self._w2d(self.weight), x.shape, self.kH, self.kW, self.dH, self.dW, padH, padW
-        )
+        gi = K.conv2d_backward_input(g, self._w2d(self.weight), self._geometry_for(x))
         self.gradInput = gi if input.ndim == 4 else gi[0]
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
         x = self._check(input)
         g = self._check_grad_output(input, gradOutput)
-        padH, padW = self._pads()
-        oH, oW = g.shape[2:]
+        geo = self._geometry_for(x)
         cols = self.finput
-        if cols is None or cols.shape != (x.shape[0], self.nInputPlane * self.kH * self.kW, oH * oW):
-            cols = K.im2col(x, self.kH, self.kW, self.dH, self.dW, padH, padW, oH, oW)
-        gw, gb = K.conv2d_weight_grads(g, cols, self.bias is not None)
+        if cols is None or cols.shape != (geo.n, geo.c * geo.kH * geo.kW, geo.positions):
+            cols = K.im2col(x, geo)  # forward was not called on this input (or buffers cleared)
+        gw, gb = K.conv2d_weight_grads(g, cols, geo, self.bias is not None)
         if scale != 1:
             gw *= scale
         self.gradWeight += gw.reshape(self.gradWeight.shape)
@@ -139,6 +135,10 @@ class SpatialConvolution(Module):
                 gb *= scale
             self.gradBias += gb
 
+    def _geometry_for(self, x):
+        padH, padW = self._pads()
+        return K.Geometry(x.shape, self.kH, self.kW, self.dH, self.dW, padH, padW)
+
     def type(self, type=None, tensorCache=None):  # noqa: A002
         if type is not None:
             self.finput = self._zeros(0)
@@ -146,7 +146,7 @@ class SpatialConvolution(Module):
         return super().type(type, tensorCache)
 
     def clearState(self):
-        self._clear("finput", "fgradInput", "_input", "_gradOutput")
+        self._clear("finput", "fgradInput", "_input", "_gradOutput", "_geometry")
         return super().clearState()
 
     def __tostring__(self):
