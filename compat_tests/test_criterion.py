@@ -64,7 +64,9 @@ def test_classnll_1d_input_and_number_target():
 
 def test_classnll_zero_target_says_one_based():
     crit = nn.ClassNLLCriterion()
-    with pytest.raises(ValueError, match=r"target 0 is out of range 1..4 \(class targets are 1-based"):
+    with pytest.raises(
+        ValueError, match=r"target 0 is out of range 1..4 \(class targets are 1-based"
+    ):
         crit.forward(np.zeros((2, 4)), np.array([0, 2]))
     with pytest.raises(ValueError, match=r"target 5 is out of range 1..4"):
         crit.forward(np.zeros((2, 4)), np.array([1, 5]))
@@ -79,7 +81,9 @@ def test_classnll_other_errors():
         crit.forward(np.zeros((2, 3)), np.ones((2, 2)))
     with pytest.raises(ValueError, match="weights input should be 1-D Tensor"):
         nn.ClassNLLCriterion(np.ones((2, 2)))
-    with pytest.raises(ValueError, match="weight tensor should be defined either for all 3 classes or no classes"):
+    with pytest.raises(
+        ValueError, match="weight tensor should be defined either for all 3 classes or no classes"
+    ):
         nn.ClassNLLCriterion(np.ones(4)).forward(np.zeros((2, 3)), np.array([1, 2]))
     with pytest.raises(ValueError, match="expected 2 target"):
         crit.forward(np.zeros((2, 3)), np.array([1, 2, 3]))
@@ -92,7 +96,9 @@ def test_crossentropy_is_logsoftmax_plus_nll(backend):
     crit = nn.CrossEntropyCriterion()
     crit.type(backend.double)
     lsm = x - np.log(np.exp(x).sum(1, keepdims=True))
-    assert crit.forward(backend.asarray(x), t) == pytest.approx(-lsm[np.arange(4), t - 1].mean(), rel=1e-12)
+    assert crit.forward(backend.asarray(x), t) == pytest.approx(
+        -lsm[np.arange(4), t - 1].mean(), rel=1e-12
+    )
     if not backend.gpu:
         fd, bp = R.criterion_jacobian(crit, x, t)
         assert np.abs(fd - bp).max() < R.PRECISION
@@ -115,12 +121,19 @@ def test_mse(backend):
     x, y = rng.standard_normal((3, 4)), rng.standard_normal(12)
     crit = nn.MSECriterion()
     crit.type(backend.double)
-    assert crit.forward(backend.asarray(x), backend.asarray(y)) == pytest.approx(((x - y.reshape(3, 4)) ** 2).mean())
+    assert crit.forward(backend.asarray(x), backend.asarray(y)) == pytest.approx(
+        ((x - y.reshape(3, 4)) ** 2).mean()
+    )
     if not backend.gpu:
         fd, bp = R.criterion_jacobian(crit, x, y)
         assert np.abs(fd - bp).max() < R.PRECISION
-        assert nn.MSECriterion(False).forward(x, y) == pytest.approx(((x - y.reshape(3, 4)) ** 2).sum())
-    with pytest.raises(ValueError, match=r"input and target have different number of elements: input\[3 x 4\] has 12 elements, while target\[5\] has 5 elements"):
+        assert nn.MSECriterion(False).forward(x, y) == pytest.approx(
+            ((x - y.reshape(3, 4)) ** 2).sum()
+        )
+    with pytest.raises(
+        ValueError,
+        match=r"input and target have different number of elements: input\[3 x 4\] has 12 elements, while target\[5\] has 5 elements",
+    ):
         crit.forward(backend.asarray(x), backend.asarray(np.zeros(5)))
 
 

@@ -40,47 +40,75 @@ def conv():
 
 def test_conv_wrong_rank():
     m = conv()
-    run_and_check(m, lambda: m.forward(np.zeros((4, 8))), ValueError,
-                  r"3D or 4D input tensor expected but got: \[4 x 8\]")
+    run_and_check(
+        m,
+        lambda: m.forward(np.zeros((4, 8))),
+        ValueError,
+        r"3D or 4D input tensor expected but got: \[4 x 8\]",
+    )
 
 
 def test_conv_wrong_number_of_planes():
     m = conv()
-    run_and_check(m, lambda: m.forward(np.zeros((4, 8, 8))), ValueError,
-                  r"Need input of dimension 3 and input.size\[0\] == 3 but got input to be of shape: \[4 x 8 x 8\]")
-    run_and_check(m, lambda: m.forward(np.zeros((2, 4, 8, 8))), ValueError,
-                  r"Need input of dimension 4 and input.size\[1\] == 3")
+    run_and_check(
+        m,
+        lambda: m.forward(np.zeros((4, 8, 8))),
+        ValueError,
+        r"Need input of dimension 3 and input.size\[0\] == 3 but got input to be of shape: \[4 x 8 x 8\]",
+    )
+    run_and_check(
+        m,
+        lambda: m.forward(np.zeros((2, 4, 8, 8))),
+        ValueError,
+        r"Need input of dimension 4 and input.size\[1\] == 3",
+    )
 
 
 def test_conv_input_smaller_than_kernel():
     m = conv()
-    run_and_check(m, lambda: m.forward(np.zeros((3, 4, 4))), ValueError,
-                  r"Given input size: \(3 x 4 x 4\). Calculated output size: \(8 x 0 x 0\). Output size is too small")
+    run_and_check(
+        m,
+        lambda: m.forward(np.zeros((3, 4, 4))),
+        ValueError,
+        r"Given input size: \(3 x 4 x 4\). Calculated output size: \(8 x 0 x 0\). Output size is too small",
+    )
 
 
 def test_conv_gradoutput_of_wrong_shape():
     m = conv()
     x = np.random.randn(3, 9, 9)
     m.forward(x)
-    run_and_check(m, lambda: m.backward(x, np.zeros((8, 4, 4))), ValueError,
-                  r"expected gradOutput of shape \[8 x 5 x 5\], got \[8 x 4 x 4\]")
+    run_and_check(
+        m,
+        lambda: m.backward(x, np.zeros((8, 4, 4))),
+        ValueError,
+        r"expected gradOutput of shape \[8 x 5 x 5\], got \[8 x 4 x 4\]",
+    )
 
 
-@pytest.mark.parametrize("args,match", [
-    ((3, 8, 0, 5), "kernel size should be greater than zero, but got kH: 5 kW: 0"),
-    ((3, 8, 5, 5, 1, -1), "stride should be greater than zero, but got dH: -1 dW: 1"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ((3, 8, 0, 5), "kernel size should be greater than zero, but got kH: 5 kW: 0"),
+        ((3, 8, 5, 5, 1, -1), "stride should be greater than zero, but got dH: -1 dW: 1"),
+    ],
+)
 def test_conv_kernel_and_stride_must_be_positive(args, match):
     with pytest.raises(ValueError, match=match):
         nn.SpatialConvolution(*args)
 
 
 def test_pooling_bad_arguments():
-    with pytest.raises(ValueError, match="kernel size should be greater than zero, but got kH: 2 kW: 0"):
+    with pytest.raises(
+        ValueError, match="kernel size should be greater than zero, but got kH: 2 kW: 0"
+    ):
         nn.SpatialMaxPooling(0, 2)
     with pytest.raises(ValueError, match="stride should be greater than zero, but got dH: 0 dW: 2"):
         nn.SpatialMaxPooling(2, 2, 2, 0)
-    with pytest.raises(ValueError, match="pad should be smaller than half of kernel size, but got padW = 2, padH = 2, kW = 3, kH = 3"):
+    with pytest.raises(
+        ValueError,
+        match="pad should be smaller than half of kernel size, but got padW = 2, padH = 2, kW = 3, kH = 3",
+    ):
         nn.SpatialMaxPooling(3, 3, 1, 1, 2, 2)
 
 
@@ -89,36 +117,64 @@ def test_pooling_pad_changed_after_construction_is_checked_at_forward():
     x = np.random.randn(1, 4, 4)
     m.forward(x)
     m.padW = 3
-    run_and_check(m, lambda: m.forward(x), ValueError, "pad should be smaller than half of kernel size")
+    run_and_check(
+        m, lambda: m.forward(x), ValueError, "pad should be smaller than half of kernel size"
+    )
 
 
 def test_pooling_output_too_small_and_rank():
     m = nn.SpatialMaxPooling(3, 3)
-    run_and_check(m, lambda: m.forward(np.zeros((2, 2, 2))), ValueError,
-                  r"Given input size: \(2x2x2\). Calculated output size: \(2x0x0\). Output size is too small")
-    run_and_check(m, lambda: m.forward(np.zeros(5)), ValueError, r"3D or 4D input tensor expected but got: \[5\]")
+    run_and_check(
+        m,
+        lambda: m.forward(np.zeros((2, 2, 2))),
+        ValueError,
+        r"Given input size: \(2x2x2\). Calculated output size: \(2x0x0\). Output size is too small",
+    )
+    run_and_check(
+        m,
+        lambda: m.forward(np.zeros(5)),
+        ValueError,
+        r"3D or 4D input tensor expected but got: \[5\]",
+    )
 
 
 def test_linear_errors():
     m = nn.Linear(4, 3)
     m.forward(np.random.randn(2, 4))
-    run_and_check(m, lambda: m.forward(np.zeros((2, 5))), ValueError, r"size mismatch, m1: \[2 x 5\], m2: \[4 x 3\]")
+    run_and_check(
+        m,
+        lambda: m.forward(np.zeros((2, 5))),
+        ValueError,
+        r"size mismatch, m1: \[2 x 5\], m2: \[4 x 3\]",
+    )
     run_and_check(m, lambda: m.forward(np.zeros(5)), ValueError, r"size mismatch, \[3 x 4\], \[5\]")
-    run_and_check(m, lambda: m.forward(np.zeros((1, 2, 4))), ValueError, "input must be vector or matrix")
+    run_and_check(
+        m, lambda: m.forward(np.zeros((1, 2, 4))), ValueError, "input must be vector or matrix"
+    )
     x = np.random.randn(2, 4)
-    run_and_check(m, lambda: m.backward(x, np.zeros((2, 4))), ValueError,
-                  r"expected gradOutput of shape \[2 x 3\], got \[2 x 4\]")
+    run_and_check(
+        m,
+        lambda: m.backward(x, np.zeros((2, 4))),
+        ValueError,
+        r"expected gradOutput of shape \[2 x 3\], got \[2 x 4\]",
+    )
 
 
 def test_float64_into_float_module():
     m = nn.Linear(4, 3).float()
-    run_and_check(m, lambda: m.forward(np.zeros((2, 4))), TypeError,
-                  "expected input of type torch.FloatTensor .*got torch.DoubleTensor")
+    run_and_check(
+        m,
+        lambda: m.forward(np.zeros((2, 4))),
+        TypeError,
+        "expected input of type torch.FloatTensor .*got torch.DoubleTensor",
+    )
 
 
 def test_non_float_input_is_refused():
     m = nn.ReLU()
-    with pytest.raises(TypeError, match="expected input of type torch.DoubleTensor .*got torch.ByteTensor"):
+    with pytest.raises(
+        TypeError, match="expected input of type torch.DoubleTensor .*got torch.ByteTensor"
+    ):
         m.forward(np.zeros(3, np.uint8))
     with pytest.raises(TypeError, match="got list"):
         m.forward([1.0, 2.0])
@@ -138,7 +194,9 @@ def test_cuda_without_gpu_is_a_clear_error():
 @pytest.mark.gpu
 def test_numpy_array_into_cuda_module():
     m = nn.Linear(4, 3).cuda()
-    with pytest.raises(TypeError, match="expected input of type torch.CudaTensor .*got torch.FloatTensor"):
+    with pytest.raises(
+        TypeError, match="expected input of type torch.CudaTensor .*got torch.FloatTensor"
+    ):
         m.forward(np.zeros((2, 4), np.float32))
 
 
@@ -147,7 +205,9 @@ def test_threshold_errors():
         nn.Threshold("a")
     with pytest.raises(TypeError, match="in-place flag must be boolean"):
         nn.Threshold(0, 0, 1)
-    with pytest.raises(ValueError, match=r"in-place processing requires value \(2\) not exceed threshold \(1\)"):
+    with pytest.raises(
+        ValueError, match=r"in-place processing requires value \(2\) not exceed threshold \(1\)"
+    ):
         nn.Threshold(1, 2, True)
 
 

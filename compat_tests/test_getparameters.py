@@ -122,7 +122,9 @@ def test_unshared_grads_and_misalignment_are_errors():
     a = nn.Linear(2, 2)
     b = nn.Linear(2, 2)
     b.share(a, "weight", "bias")  # params shared, grads not
-    with pytest.raises(RuntimeError, match="check that you are sharing parameters and gradParameters"):
+    with pytest.raises(
+        RuntimeError, match="check that you are sharing parameters and gradParameters"
+    ):
         seq(a, b).getParameters()
     m = nn.Linear(2, 2)
     store = np.zeros(6)

@@ -55,7 +55,9 @@ def test_stride_3_drops_the_last_column_silently():
 
 
 def test_padding_1_keeps_7x7():
-    assert nn.SpatialConvolution(1, 1, 3, 3, 1, 1, 1, 1).forward(np.random.randn(1, 7, 7)).shape == (1, 7, 7)
+    assert nn.SpatialConvolution(1, 1, 3, 3, 1, 1, 1, 1).forward(
+        np.random.randn(1, 7, 7)
+    ).shape == (1, 7, 7)
 
 
 def test_32x32x3_ten_5x5_filters_pad_2():

@@ -5,8 +5,8 @@ Jacobians in float64 for the input and every parameter (perturbation 1e-6,
 tolerance 1e-5), the float/double round trip, and repr equal to Lua's string.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -63,34 +63,184 @@ class Case:
 
 
 CASES = [
-    Case("Linear-1d", lambda: nn.Linear(5, 3), (5,), ref_linear, "nn.Linear(5 -> 3)", ["weight", "bias"]),
-    Case("Linear-2d", lambda: nn.Linear(4, 3), (3, 4), ref_linear, "nn.Linear(4 -> 3)", ["weight", "bias"]),
-    Case("Linear-noBias", lambda: nn.Linear(4, 2).noBias(), (3, 4), ref_linear, "nn.Linear(4 -> 2) without bias", ["weight"]),
-    Case("SpatialConvolution-3d", lambda: nn.SpatialConvolution(2, 3, 3, 2), (2, 5, 4), ref_conv, "nn.SpatialConvolution(2 -> 3, 3x2)", ["weight", "bias"]),
-    Case("SpatialConvolution-stride-pad", lambda: nn.SpatialConvolution(2, 2, 3, 3, 2, 2, 1, 1), (2, 2, 6, 5), ref_conv, "nn.SpatialConvolution(2 -> 2, 3x3, 2,2, 1,1)", ["weight", "bias"]),
-    Case("SpatialConvolution-asym", lambda: nn.SpatialConvolution(1, 2, 2, 3, 1, 2, 1, 0), (2, 1, 7, 5), ref_conv, "nn.SpatialConvolution(1 -> 2, 2x3, 1,2, 1,0)", ["weight", "bias"]),
-    Case("SpatialConvolution-dropped-edge", lambda: nn.SpatialConvolution(1, 1, 3, 3, 3, 3), (1, 7, 7), ref_conv, "nn.SpatialConvolution(1 -> 1, 3x3, 3,3)", ["weight", "bias"]),
-    Case("SpatialConvolution-noBias", lambda: nn.SpatialConvolution(2, 2, 2, 2).noBias(), (1, 2, 4, 4), ref_conv, "nn.SpatialConvolution(2 -> 2, 2x2) without bias", ["weight"]),
-    Case("SpatialConvolutionMM", lambda: nn.SpatialConvolutionMM(2, 3, 3, 3, 1, 1, 1), (2, 2, 4, 5), ref_conv, "nn.SpatialConvolutionMM(2 -> 3, 3x3, 1,1, 1,1)", ["weight", "bias"]),
-    Case("SpatialMaxPooling-2x2", lambda: nn.SpatialMaxPooling(2, 2, 2, 2), (2, 2, 6, 6), ref_maxpool, "nn.SpatialMaxPooling(2x2, 2,2)"),
-    Case("SpatialMaxPooling-overlap", lambda: nn.SpatialMaxPooling(3, 3, 2, 2), (2, 7, 7), ref_maxpool, "nn.SpatialMaxPooling(3x3, 2,2)"),
-    Case("SpatialMaxPooling-ceil-pad", lambda: nn.SpatialMaxPooling(3, 2, 2, 2, 1, 1).ceil(), (2, 2, 5, 6), ref_maxpool, "nn.SpatialMaxPooling(3x2, 2,2, 1,1)"),
-    Case("SpatialMaxPooling-default-stride", lambda: nn.SpatialMaxPooling(2, 3), (1, 7, 5), ref_maxpool, "nn.SpatialMaxPooling(2x3, 2,3)"),
-    Case("Threshold", lambda: nn.Threshold(0.3, -0.7), (3, 4, 2), ref_threshold(0.3, -0.7), "nn.Threshold"),
+    Case(
+        "Linear-1d",
+        lambda: nn.Linear(5, 3),
+        (5,),
+        ref_linear,
+        "nn.Linear(5 -> 3)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "Linear-2d",
+        lambda: nn.Linear(4, 3),
+        (3, 4),
+        ref_linear,
+        "nn.Linear(4 -> 3)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "Linear-noBias",
+        lambda: nn.Linear(4, 2).noBias(),
+        (3, 4),
+        ref_linear,
+        "nn.Linear(4 -> 2) without bias",
+        ["weight"],
+    ),
+    Case(
+        "SpatialConvolution-3d",
+        lambda: nn.SpatialConvolution(2, 3, 3, 2),
+        (2, 5, 4),
+        ref_conv,
+        "nn.SpatialConvolution(2 -> 3, 3x2)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "SpatialConvolution-stride-pad",
+        lambda: nn.SpatialConvolution(2, 2, 3, 3, 2, 2, 1, 1),
+        (2, 2, 6, 5),
+        ref_conv,
+        "nn.SpatialConvolution(2 -> 2, 3x3, 2,2, 1,1)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "SpatialConvolution-asym",
+        lambda: nn.SpatialConvolution(1, 2, 2, 3, 1, 2, 1, 0),
+        (2, 1, 7, 5),
+        ref_conv,
+        "nn.SpatialConvolution(1 -> 2, 2x3, 1,2, 1,0)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "SpatialConvolution-dropped-edge",
+        lambda: nn.SpatialConvolution(1, 1, 3, 3, 3, 3),
+        (1, 7, 7),
+        ref_conv,
+        "nn.SpatialConvolution(1 -> 1, 3x3, 3,3)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "SpatialConvolution-noBias",
+        lambda: nn.SpatialConvolution(2, 2, 2, 2).noBias(),
+        (1, 2, 4, 4),
+        ref_conv,
+        "nn.SpatialConvolution(2 -> 2, 2x2) without bias",
+        ["weight"],
+    ),
+    Case(
+        "SpatialConvolutionMM",
+        lambda: nn.SpatialConvolutionMM(2, 3, 3, 3, 1, 1, 1),
+        (2, 2, 4, 5),
+        ref_conv,
+        "nn.SpatialConvolutionMM(2 -> 3, 3x3, 1,1, 1,1)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "SpatialMaxPooling-2x2",
+        lambda: nn.SpatialMaxPooling(2, 2, 2, 2),
+        (2, 2, 6, 6),
+        ref_maxpool,
+        "nn.SpatialMaxPooling(2x2, 2,2)",
+    ),
+    Case(
+        "SpatialMaxPooling-overlap",
+        lambda: nn.SpatialMaxPooling(3, 3, 2, 2),
+        (2, 7, 7),
+        ref_maxpool,
+        "nn.SpatialMaxPooling(3x3, 2,2)",
+    ),
+    Case(
+        "SpatialMaxPooling-ceil-pad",
+        lambda: nn.SpatialMaxPooling(3, 2, 2, 2, 1, 1).ceil(),
+        (2, 2, 5, 6),
+        ref_maxpool,
+        "nn.SpatialMaxPooling(3x2, 2,2, 1,1)",
+    ),
+    Case(
+        "SpatialMaxPooling-default-stride",
+        lambda: nn.SpatialMaxPooling(2, 3),
+        (1, 7, 5),
+        ref_maxpool,
+        "nn.SpatialMaxPooling(2x3, 2,3)",
+    ),
+    Case(
+        "Threshold",
+        lambda: nn.Threshold(0.3, -0.7),
+        (3, 4, 2),
+        ref_threshold(0.3, -0.7),
+        "nn.Threshold",
+    ),
     Case("Threshold-default", lambda: nn.Threshold(), (5,), ref_threshold(1e-6, 0), "nn.Threshold"),
     Case("ReLU", lambda: nn.ReLU(), (2, 3, 4), ref_threshold(0, 0), "nn.ReLU"),
     Case("Tanh", lambda: nn.Tanh(), (3, 4, 2), lambda m, x: np.tanh(x), "nn.Tanh"),
     Case("Sigmoid", lambda: nn.Sigmoid(), (3, 4, 2), lambda m, x: _sigmoid(x), "nn.Sigmoid"),
-    Case("SoftMax-1d", lambda: nn.SoftMax(), (6,), lambda m, x: _softmax(x, 0), "nn.SoftMax", tol=1.1e-4),
-    Case("SoftMax-2d", lambda: nn.SoftMax(), (3, 5), lambda m, x: _softmax(x, 1), "nn.SoftMax", tol=1.1e-4),
-    Case("SoftMax-3d", lambda: nn.SoftMax(), (4, 2, 3), lambda m, x: _softmax(x, 0), "nn.SoftMax", tol=1.1e-4),
-    Case("SoftMax-4d", lambda: nn.SoftMax(), (2, 3, 2, 2), lambda m, x: _softmax(x, 1), "nn.SoftMax", tol=1.1e-4),
-    Case("LogSoftMax-2d", lambda: nn.LogSoftMax(), (3, 5), lambda m, x: np.log(_softmax(x, 1)), "nn.LogSoftMax", tol=1e-3),
-    Case("LogSoftMax-3d", lambda: nn.LogSoftMax(), (4, 2, 3), lambda m, x: np.log(_softmax(x, 0)), "nn.LogSoftMax", tol=1e-3),
-    Case("LogSoftMax-4d", lambda: nn.LogSoftMax(), (2, 3, 2, 2), lambda m, x: np.log(_softmax(x, 1)), "nn.LogSoftMax", tol=1e-3),
+    Case(
+        "SoftMax-1d",
+        lambda: nn.SoftMax(),
+        (6,),
+        lambda m, x: _softmax(x, 0),
+        "nn.SoftMax",
+        tol=1.1e-4,
+    ),
+    Case(
+        "SoftMax-2d",
+        lambda: nn.SoftMax(),
+        (3, 5),
+        lambda m, x: _softmax(x, 1),
+        "nn.SoftMax",
+        tol=1.1e-4,
+    ),
+    Case(
+        "SoftMax-3d",
+        lambda: nn.SoftMax(),
+        (4, 2, 3),
+        lambda m, x: _softmax(x, 0),
+        "nn.SoftMax",
+        tol=1.1e-4,
+    ),
+    Case(
+        "SoftMax-4d",
+        lambda: nn.SoftMax(),
+        (2, 3, 2, 2),
+        lambda m, x: _softmax(x, 1),
+        "nn.SoftMax",
+        tol=1.1e-4,
+    ),
+    Case(
+        "LogSoftMax-2d",
+        lambda: nn.LogSoftMax(),
+        (3, 5),
+        lambda m, x: np.log(_softmax(x, 1)),
+        "nn.LogSoftMax",
+        tol=1e-3,
+    ),
+    Case(
+        "LogSoftMax-3d",
+        lambda: nn.LogSoftMax(),
+        (4, 2, 3),
+        lambda m, x: np.log(_softmax(x, 0)),
+        "nn.LogSoftMax",
+        tol=1e-3,
+    ),
+    Case(
+        "LogSoftMax-4d",
+        lambda: nn.LogSoftMax(),
+        (2, 3, 2, 2),
+        lambda m, x: np.log(_softmax(x, 1)),
+        "nn.LogSoftMax",
+        tol=1e-3,
+    ),
     Case("View", lambda: nn.View(6), (5, 2, 3), lambda m, x: x.reshape(5, 6), "nn.View(6)"),
-    Case("View-neg", lambda: nn.View(2, -1), (4, 3), lambda m, x: x.reshape(2, 6), "nn.View(2, -1)"),
-    Case("Reshape", lambda: nn.Reshape(5, 2), (3, 10), lambda m, x: x.reshape(3, 5, 2), "nn.Reshape(5x2)"),
+    Case(
+        "View-neg", lambda: nn.View(2, -1), (4, 3), lambda m, x: x.reshape(2, 6), "nn.View(2, -1)"
+    ),
+    Case(
+        "Reshape",
+        lambda: nn.Reshape(5, 2),
+        (3, 10),
+        lambda m, x: x.reshape(3, 5, 2),
+        "nn.Reshape(5x2)",
+    ),
     Case("Identity", lambda: nn.Identity(), (3, 2), lambda m, x: x, "nn.Identity"),
 ]
 IDS = [c.name for c in CASES]
@@ -137,7 +287,9 @@ def test_jacobian_parameters(case, pname, backend):
     assert np.abs(j_fd - j_bp).max() < case.tol
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.params], ids=[c.name for c in CASES if c.params])
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.params], ids=[c.name for c in CASES if c.params]
+)
 def test_acc_grad_parameters_accumulates_with_scale(case, backend):
     rng = np.random.default_rng(17)
     m = backend.module(case.make())

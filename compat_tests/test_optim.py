@@ -57,8 +57,13 @@ def test_sgd_momentum_dampening_defaults_to_momentum():
 
 
 def test_sgd_nesterov_and_learning_rates():
-    config = {"learningRate": 0.1, "momentum": 0.5, "dampening": 0, "nesterov": True,
-              "learningRates": np.array([1.0, 0.5, 2.0])}
+    config = {
+        "learningRate": 0.1,
+        "momentum": 0.5,
+        "dampening": 0,
+        "nesterov": True,
+        "learningRates": np.array([1.0, 0.5, 2.0]),
+    }
     state = {}
     x, _ = run(optim.sgd, config, 2, state=state)
     e = np.array([1.0, 1.0, -1.0])
@@ -70,7 +75,9 @@ def test_sgd_nesterov_and_learning_rates():
         e = e - 0.1 * np.array([1.0, 0.5, 2.0]) * g
     np.testing.assert_allclose(x, e, rtol=1e-14)
     assert state["evalCounter"] == 2 and "evalCounter" not in config
-    with pytest.raises(ValueError, match="Nesterov momentum requires a momentum and zero dampening"):
+    with pytest.raises(
+        ValueError, match="Nesterov momentum requires a momentum and zero dampening"
+    ):
         optim.sgd(quad, np.ones(3), {"momentum": 0.5, "nesterov": True})
 
 
@@ -161,15 +168,23 @@ def test_adam():
     assert config["t"] == 3
 
 
-@pytest.mark.parametrize("method,config,steps,tol", [
-    (optim.sgd, {"learningRate": 1e-3}, 10001, 1e-4),
-    (optim.sgd, {"learningRate": 1e-3, "momentum": 0.9, "dampening": 0, "nesterov": True}, 10001, 1e-12),
-    (optim.nag, {"learningRate": 1e-3}, 10001, 1e-12),
-    (optim.adam, {"learningRate": 0.002}, 10001, 1e-12),
-    (optim.adagrad, {"learningRate": 1e-1}, 10001, 1e-8),
-    (optim.adadelta, {"eps": 1e-10}, 10001, 1e-4),
-    (optim.rmsprop, {"learningRate": 5e-4}, 10001, 1e-4),
-])
+@pytest.mark.parametrize(
+    "method,config,steps,tol",
+    [
+        (optim.sgd, {"learningRate": 1e-3}, 10001, 1e-4),
+        (
+            optim.sgd,
+            {"learningRate": 1e-3, "momentum": 0.9, "dampening": 0, "nesterov": True},
+            10001,
+            1e-12,
+        ),
+        (optim.nag, {"learningRate": 1e-3}, 10001, 1e-12),
+        (optim.adam, {"learningRate": 0.002}, 10001, 1e-12),
+        (optim.adagrad, {"learningRate": 1e-1}, 10001, 1e-8),
+        (optim.adadelta, {"eps": 1e-10}, 10001, 1e-4),
+        (optim.rmsprop, {"learningRate": 5e-4}, 10001, 1e-4),
+    ],
+)
 def test_rosenbrock_convergence(method, config, steps, tol):
     # optim's own test_*.lua settings: 10001 iterations from (0, 0)
     x = np.zeros(2)

@@ -35,7 +35,10 @@ def test_ceil_8x8_and_112():
     assert nn.SpatialMaxPooling(3, 3, 2, 2).forward(np.zeros((1, 8, 8))).shape == (1, 3, 3)
 
 
-@pytest.mark.parametrize("k,d,pad,ceil", [(2, 2, 0, False), (3, 2, 1, True), (3, 1, 1, False), (2, 3, 0, True), (4, 3, 2, True)])
+@pytest.mark.parametrize(
+    "k,d,pad,ceil",
+    [(2, 2, 0, False), (3, 2, 1, True), (3, 1, 1, False), (2, 3, 0, True), (4, 3, 2, True)],
+)
 def test_indices_are_one_based_in_plane(k, d, pad, ceil, backend):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 3, 9, 8))

@@ -64,7 +64,12 @@ def read_idx(path):
 
 
 def find_file(folder, stem):
-    for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz", stem.replace("-idx", ".idx")):
+    for name in (
+        stem + ".gz",
+        stem,
+        stem.replace("-idx", ".idx") + ".gz",
+        stem.replace("-idx", ".idx"),
+    ):
         p = Path(folder) / name
         if p.exists():
             return p
@@ -72,7 +77,7 @@ def find_file(folder, stem):
 
 
 def load_mnist(folder):
-    """(train images, train labels 1..10, test images, test labels 1..10), images N x 1 x 32 x 32."""
+    """(train images, labels 1..10, test images, labels 1..10); images N x 1 x 32 x 32."""
     sets = []
     for split in ("train", "t10k"):
         images = read_idx(find_file(folder, f"{split}-images-idx3-ubyte"))
@@ -95,16 +100,30 @@ def parse_args(argv):
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--learningRateDecay", type=float, default=1e-4)
     ap.add_argument("--weightDecay", type=float, default=5e-4)
-    ap.add_argument("--optimizer", default="sgd", choices=["sgd", "nag", "adam", "adagrad", "adadelta", "rmsprop"])
+    ap.add_argument(
+        "--optimizer",
+        default="sgd",
+        choices=["sgd", "nag", "adam", "adagrad", "adadelta", "rmsprop"],
+    )
     ap.add_argument("--type", default="float", choices=["float", "double"], help="tensor type")
     dev = ap.add_mutually_exclusive_group()
-    dev.add_argument("--cuda", action="store_true", help="run on the GPU (the default when one is there)")
+    dev.add_argument(
+        "--cuda", action="store_true", help="run on the GPU (the default when one is there)"
+    )
     dev.add_argument("--cpu", action="store_true", help="stay on the CPU")
-    ap.add_argument("--data", default=str(ROOT / "data" / "mnist"), help="folder of MNIST-format IDX files")
-    ap.add_argument("--save", default="lenet5_mnist.npz", help="where the trained parameters go ('' to skip)")
+    ap.add_argument(
+        "--data", default=str(ROOT / "data" / "mnist"), help="folder of MNIST-format IDX files"
+    )
+    ap.add_argument(
+        "--save", default="lenet5_mnist.npz", help="where the trained parameters go ('' to skip)"
+    )
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--quick", action="store_true", help="512 training and 256 test images, 2 epochs")
-    ap.add_argument("--no-progress", action="store_true", help="plain lines instead of a progress bar")
+    ap.add_argument(
+        "--quick", action="store_true", help="512 training and 256 test images, 2 epochs"
+    )
+    ap.add_argument(
+        "--no-progress", action="store_true", help="plain lines instead of a progress bar"
+    )
     return ap.parse_args(argv)
 
 
@@ -207,11 +226,15 @@ def main(argv=None):
         history["loss"].append(total / seen)
         history["accuracy"].append(acc)
         history["time"].append(time.perf_counter() - start)
-        print(f"epoch {epoch}: loss {total / seen:.4f}, test accuracy {100 * acc:.2f}% "
-              f"({time.perf_counter() - start:.0f} s)")
+        print(
+            f"epoch {epoch}: loss {total / seen:.4f}, test accuracy {100 * acc:.2f}% "
+            f"({time.perf_counter() - start:.0f} s)"
+        )
     if args.save:
         save_parameters(net, args.save)
-        print(f"saved the trained parameters to {args.save} (numpy .npz, one array per module field)")
+        print(
+            f"saved the trained parameters to {args.save} (numpy .npz, one array per module field)"
+        )
     return history
 
 
@@ -226,13 +249,22 @@ class progress_bar:  # noqa: N801 - used as a context manager
     def __enter__(self):
         if self.plain:
             return self._plain
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self.progress = Progress(
-            TextColumn(f"epoch {self.epoch}/{self.epochs}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[rate]:,.0f} img/s"),
-            TimeRemainingColumn(), transient=False,
-        )  # fmt: skip
+            TextColumn(f"epoch {self.epoch}/{self.epochs}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}"),
+            TextColumn("{task.fields[rate]:,.0f} img/s"),
+            TimeRemainingColumn(),
+        )
         self.progress.__enter__()
         self.task = self.progress.add_task("train", total=self.total, loss=0.0, rate=0.0)
         return self._rich
@@ -243,7 +275,10 @@ class progress_bar:  # noqa: N801 - used as a context manager
     def _plain(self, rate, loss):
         self.count += 1
         if self.count == self.total:
-            print(f"epoch {self.epoch}/{self.epochs}: {self.total} batches, loss {loss:.4f}, {rate:,.0f} img/s")
+            print(
+                f"epoch {self.epoch}/{self.epochs}: {self.total} batches, "
+                f"loss {loss:.4f}, {rate:,.0f} img/s"
+            )
 
     def __exit__(self, *exc):
         if not self.plain:

@@ -140,9 +140,7 @@ class LogSoftMax(Module):
         self._check_grad(gradOutput, input.shape)
         axis = _softmax_axis(input, self._name())
         xp = get_array_module(input)
-        self.gradInput = gradOutput - xp.exp(self.output) * gradOutput.sum(
-            axis=axis, keepdims=True
-        )
+        self.gradInput = gradOutput - xp.exp(self.output) * gradOutput.sum(axis=axis, keepdims=True)
         return self.gradInput
 
 

@@ -197,9 +197,12 @@ def storage_of(a):
             flat = root.T.reshape(-1)
         else:  # cannot happen for owned memory; treat the array as its own storage
             flat = np.ascontiguousarray(a).reshape(-1)
-            return ("copy", id(a)), flat, 0, tuple(
-                int(s) for s in np.cumprod((1,) + a.shape[::-1])[-2::-1]
-            ) if a.ndim else ()
+            return (
+                ("copy", id(a)),
+                flat,
+                0,
+                tuple(int(s) for s in np.cumprod((1,) + a.shape[::-1])[-2::-1]) if a.ndim else (),
+            )
         ptr = root.__array_interface__["data"][0]
         offset = (a.__array_interface__["data"][0] - ptr) // item if a.size else 0
         return ("np", id(root)), flat, offset, strides
@@ -227,9 +230,7 @@ def view_of(flat, offset: int, shape, strides):
         acc *= d
     if tuple(strides) == tuple(reversed(contiguous)):
         return flat[offset : offset + n].reshape(shape)
-    return xp.lib.stride_tricks.as_strided(
-        flat[offset:], shape, tuple(s * item for s in strides)
-    )
+    return xp.lib.stride_tricks.as_strided(flat[offset:], shape, tuple(s * item for s in strides))
 
 
 def convert(x, name: str, cache: dict | None = None):

@@ -43,7 +43,10 @@ def _window_slices(a, kH, kW, dH, dW, oH, oW):
     hs, ws = dH * (oH - 1) + 1, dW * (oW - 1) + 1
     for kh in range(kH):
         for kw in range(kW):
-            yield kh * kW + kw, (slice(None), slice(None), slice(kh, kh + hs, dH), slice(kw, kw + ws, dW))
+            yield (
+                kh * kW + kw,
+                (slice(None), slice(None), slice(kh, kh + hs, dH), slice(kw, kw + ws, dW)),
+            )
 
 
 def maxpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode):
