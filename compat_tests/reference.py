@@ -131,3 +131,46 @@ def criterion_jacobian(crit, x, target, h=PERTURBATION):
         flat[i] = orig
         fd[i] = (plus - minus) / (2 * h)
     return fd, g
+
+
+def avgpool_loops(x, kH, kW, dH, dW, padH, padW, ceil, include):
+    """Average pooling by loops, with the divisor rule of spec 2.5."""
+    n, c, h, w = x.shape
+    oh, ow = pool_size(h, kH, dH, padH, ceil), pool_size(w, kW, dW, padW, ceil)
+    out = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            hs, ws = i * dH - padH, j * dW - padW
+            he, we = min(hs + kH, h + padH), min(ws + kW, w + padW)
+            pool = (he - hs) * (we - ws)
+            hs, ws, he, we = max(hs, 0), max(ws, 0), min(he, h), min(we, w)
+            div = pool if include else (he - hs) * (we - ws)
+            out[:, :, i, j] = x[:, :, hs:he, ws:we].sum(axis=(2, 3)) / div
+    return out
+
+
+def lrn_loops(x, size, alpha, beta, k):
+    """Cross-map LRN by a loop over channels (x: N, C, H, W)."""
+    c = x.shape[1]
+    half = (size - 1) // 2
+    out = np.zeros_like(x)
+    for ch in range(c):
+        lo, hi = max(0, ch - half), min(c - 1, ch + half)
+        scale = k + alpha / size * (x[:, lo : hi + 1] ** 2).sum(axis=1)
+        out[:, ch] = x[:, ch] * scale ** (-beta)
+    return out
+
+
+def batchnorm_ref(x, weight, bias, running_mean, running_var, eps, train):
+    """Batch norm output over features of axis 1, statistics over the other axes."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = [1, -1] + [1] * (x.ndim - 2)
+    if train:
+        mean = x.mean(axis=axes)
+        var = x.var(axis=axes)
+    else:
+        mean, var = running_mean, running_var
+    y = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+    if weight is not None:
+        y = y * weight.reshape(shape) + bias.reshape(shape)
+    return y

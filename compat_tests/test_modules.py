@@ -47,6 +47,49 @@ def ref_threshold(th, v):
     return lambda m, x: np.where(x > th, x, v)
 
 
+def _batch(fn):
+    """Apply a batch reference to a single (3-D) input too."""
+    return lambda m, x: fn(m, x) if x.ndim == 4 else fn(m, x[None])[0]
+
+
+ref_avgpool = _batch(
+    lambda m, x: R.avgpool_loops(
+        x, m.kH, m.kW, m.dH, m.dW, m.padH, m.padW, m.ceil_mode, m.count_include_pad
+    )
+)
+ref_lrn = _batch(lambda m, x: R.lrn_loops(x, m.size, m.alpha, m.beta, m.k))
+
+
+def ref_bn(m, x):
+    rm, rv = m._ref_stats
+    return R.batchnorm_ref(x, m.weight, m.bias, rm, rv, m.eps, m.train and x.shape[0] > 1)
+
+
+def bn(cls, n, train=True, affine=True):
+    def make():
+        m = cls(n, 1e-5, 0.1, affine)
+        m.running_mean[...] = np.linspace(-0.5, 0.5, n)
+        m.running_var[...] = np.linspace(0.5, 2, n)
+        m._ref_stats = (m.running_mean.copy(), m.running_var.copy())
+        return m if train else m.evaluate()
+
+    return make
+
+
+def ref_zeropad(l, r, t, b):
+    def f(m, x):
+        h, w = x.shape[-2:]
+        y = np.zeros(x.shape[:-2] + (h + t + b, w + l + r))
+        ys, xs = (
+            slice(max(t, 0), max(t, 0) + h + min(t, 0) + min(b, 0)),
+            slice(max(l, 0), max(l, 0) + w + min(l, 0) + min(r, 0)),
+        )
+        y[..., ys, xs] = x[..., max(-t, 0) : h - max(-b, 0), max(-l, 0) : w - max(-r, 0)]
+        return y
+
+    return f
+
+
 SOFTMAX_AXIS = {1: 0, 2: 1, 3: 0, 4: 1}
 
 
@@ -242,6 +285,124 @@ CASES = [
         "nn.Reshape(5x2)",
     ),
     Case("Identity", lambda: nn.Identity(), (3, 2), lambda m, x: x, "nn.Identity"),
+    Case(
+        "SpatialAveragePooling-default-stride",
+        lambda: nn.SpatialAveragePooling(2, 2),
+        (2, 4, 5),
+        ref_avgpool,
+        "nn.SpatialAveragePooling(2x2, 1,1)",
+    ),
+    Case(
+        "SpatialAveragePooling-include-pad",
+        lambda: nn.SpatialAveragePooling(3, 3, 2, 2, 1, 1),
+        (2, 2, 5, 6),
+        ref_avgpool,
+        "nn.SpatialAveragePooling(3x3, 2,2, 1,1)",
+    ),
+    Case(
+        "SpatialAveragePooling-exclude-pad-ceil",
+        lambda: nn.SpatialAveragePooling(3, 2, 2, 2, 1, 1).ceil().setCountExcludePad(),
+        (2, 2, 6, 7),
+        ref_avgpool,
+        "nn.SpatialAveragePooling(3x2, 2,2, 1,1)",
+    ),
+    Case(
+        "SpatialAveragePooling-ceil-overhang",
+        lambda: nn.SpatialAveragePooling(3, 3, 2, 2).ceil(),
+        (1, 2, 6, 6),
+        ref_avgpool,
+        "nn.SpatialAveragePooling(3x3, 2,2)",
+    ),
+    Case(
+        "SpatialCrossMapLRN",
+        lambda: nn.SpatialCrossMapLRN(3, 0.5, 0.75, 2),
+        (2, 5, 3, 2),
+        ref_lrn,
+        "nn.SpatialCrossMapLRN",
+    ),
+    Case(
+        "SpatialCrossMapLRN-3d",
+        lambda: nn.SpatialCrossMapLRN(5, 0.9, 0.3, 1),
+        (6, 2, 3),
+        ref_lrn,
+        "nn.SpatialCrossMapLRN",
+    ),
+    Case(
+        "BatchNormalization-train",
+        bn(nn.BatchNormalization, 3),
+        (5, 3),
+        ref_bn,
+        "nn.BatchNormalization (2D) (3)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "BatchNormalization-eval",
+        bn(nn.BatchNormalization, 3, train=False),
+        (5, 3),
+        ref_bn,
+        "nn.BatchNormalization (2D) (3)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "BatchNormalization-no-affine",
+        bn(nn.BatchNormalization, 4, affine=False),
+        (3, 4),
+        ref_bn,
+        "nn.BatchNormalization (2D) (4)",
+    ),
+    Case(
+        "SpatialBatchNormalization-train",
+        bn(nn.SpatialBatchNormalization, 2),
+        (3, 2, 2, 3),
+        ref_bn,
+        "nn.SpatialBatchNormalization (4D) (2)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "SpatialBatchNormalization-eval",
+        bn(nn.SpatialBatchNormalization, 2, train=False),
+        (2, 2, 3, 2),
+        ref_bn,
+        "nn.SpatialBatchNormalization (4D) (2)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "Dropout-evaluate",
+        lambda: nn.Dropout(0.3).evaluate(),
+        (3, 4),
+        lambda m, x: x,
+        "nn.Dropout(0.300000)",
+    ),
+    Case(
+        "Dropout-v1-evaluate",
+        lambda: nn.Dropout(0.25, True).evaluate(),
+        (3, 4),
+        lambda m, x: 0.75 * x,
+        "nn.Dropout(0.250000)",
+    ),
+    Case(
+        "SpatialZeroPadding",
+        lambda: nn.SpatialZeroPadding(1, 2, 0, 1),
+        (2, 2, 3, 4),
+        ref_zeropad(1, 2, 0, 1),
+        "nn.SpatialZeroPadding(l=1, r=2, t=0, b=1)",
+    ),
+    Case(
+        "SpatialZeroPadding-crop",
+        lambda: nn.SpatialZeroPadding(-1, 1, 2, -2),
+        (2, 5, 4),
+        ref_zeropad(-1, 1, 2, -2),
+        "nn.SpatialZeroPadding(l=-1, r=1, t=2, b=-2)",
+    ),
+    Case("Narrow", lambda: nn.Narrow(2, 2, 3), (3, 5, 2), lambda m, x: x[:, 1:4], "nn.Narrow"),
+    Case(
+        "Narrow-negative-length",
+        lambda: nn.Narrow(-1, 2, -1),
+        (3, 4),
+        lambda m, x: x[:, 1:],
+        "nn.Narrow",
+    ),
+    Case("Select", lambda: nn.Select(2, -1), (3, 4, 2), lambda m, x: x[:, -1], "nn.Select"),
 ]
 IDS = [c.name for c in CASES]
 

@@ -11,23 +11,33 @@ from .backend import (
     manualSeed,
     setdefaulttensortype,
 )
-from .containers import Container, Sequential
+from .containers import Concat, ConcatTable, Container, DepthConcat, ParallelTable, Sequential
 from .convolution import SpatialConvolution, SpatialConvolutionMM
 from .criterion import BCECriterion, ClassNLLCriterion, CrossEntropyCriterion, MSECriterion
+from .dropout import Dropout, SpatialDropout
 from .linear import Linear
 from .module import Criterion, Module, torch_type
-from .pooling import SpatialMaxPooling
-from .shape import Identity, Reshape, View
+from .normalization import BatchNormalization, SpatialBatchNormalization, SpatialCrossMapLRN
+from .pooling import SpatialAveragePooling, SpatialMaxPooling
+from .shape import Identity, Narrow, Reshape, Select, SpatialZeroPadding, View
+from .table import CAddTable, JoinTable
 
 __version__ = "0.1.0"
 
 __all__ = [
     # protocol
-    "Module", "Criterion", "Container", "Sequential",
+    "Module", "Criterion",
+    # containers
+    "Container", "Sequential", "Concat", "DepthConcat", "ConcatTable", "ParallelTable",
     # layers
-    "Linear", "SpatialConvolution", "SpatialConvolutionMM", "SpatialMaxPooling",
+    "Linear", "SpatialConvolution", "SpatialConvolutionMM",
+    "SpatialMaxPooling", "SpatialAveragePooling",
+    "SpatialCrossMapLRN", "BatchNormalization", "SpatialBatchNormalization",
+    "Dropout", "SpatialDropout",
     "Threshold", "ReLU", "Tanh", "Sigmoid", "SoftMax", "LogSoftMax",
-    "View", "Reshape", "Identity",
+    # shape and tables
+    "View", "Reshape", "Identity", "SpatialZeroPadding", "Narrow", "Select",
+    "CAddTable", "JoinTable",
     # criterions
     "ClassNLLCriterion", "CrossEntropyCriterion", "MSECriterion", "BCECriterion",
     # tensor types and randomness

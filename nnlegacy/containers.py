@@ -1,7 +1,8 @@
-"""Containers (spec sections 1.7, 2.20): Container and Sequential."""
+"""Containers (spec 1.7, 2.20-2.24): Sequential, Concat, DepthConcat, ConcatTable, ParallelTable."""
 
 from __future__ import annotations
 
+from . import backend as B
 from .module import Module
 
 
@@ -185,3 +186,231 @@ class Sequential(Container):
         for i, m in enumerate(self.modules):
             out += line + tab + f"({i + 1}): " + str(m).replace(line, line + tab)
         return out + line + "}"
+
+
+class _TreeContainer(Container):
+    """Containers printed as Torch's tree (spec 2.21): Concat, DepthConcat, ..."""
+
+    def __tostring__(self):
+        tab, line = "  ", "\n"
+        nxt, last_next = "  |`-> ", "   `-> "
+        ext, ext_last = "  |    ", "       "
+        last = "   ... -> "
+        out = self._name() + " {" + line + tab + "input"
+        for i, m in enumerate(self.modules):
+            is_last = i == len(self.modules) - 1
+            text = str(m).replace(line, line + tab + (ext_last if is_last else ext))
+            out += line + tab + (last_next if is_last else nxt) + f"({i + 1}): " + text
+        return out + line + tab + last + "output" + line + "}"
+
+
+def _axis(dimension, ndim, who):
+    if not 1 <= dimension <= ndim:
+        raise ValueError(f"{who}: dimension {dimension} out of range for a {ndim}D output")
+    return dimension - 1
+
+
+def _add_into(acc, x):
+    """Lua's nested table sum: arrays add, lists add element-wise (recursively)."""
+    if isinstance(acc, list):
+        for i, xi in enumerate(x):
+            if i < len(acc):
+                acc[i] = _add_into(acc[i], xi)
+            else:
+                acc.append(_copy(xi))
+        return acc
+    acc += x
+    return acc
+
+
+def _copy(x):
+    return [_copy(v) for v in x] if isinstance(x, list) else x.copy()
+
+
+def _sum_grads(grads):
+    total = None
+    for g in grads:
+        if g is None:
+            continue
+        total = _copy(g) if total is None else _add_into(total, g)
+    return total
+
+
+class Concat(_TreeContainer):
+    """Every child gets the same input; outputs are joined along ``dimension`` (1-based).
+
+    ``nn.Concat(dimension)``; use 2 for batched ``N x ...`` inputs.
+    Shape: the children's outputs, summed along ``dimension``; other dims must agree.
+    """
+
+    def __init__(self, dimension):
+        super().__init__()
+        self.dimension = dimension
+
+    def _place(self, outputs):
+        """(output shape, [slice tuple of child i in the output])."""
+        ref = outputs[0].shape
+        ax = _axis(self.dimension, len(ref), self._name())
+        for i, o in enumerate(outputs):
+            if o.ndim != len(ref) or any(
+                a != b for d, (a, b) in enumerate(zip(o.shape, ref)) if d != ax
+            ):
+                raise ValueError(
+                    f"{self._name()}: output of module {i + 1} has shape "
+                    f"{_desc(o.shape)}, which does not match {_desc(ref)} outside "
+                    f"dimension {self.dimension}"
+                )
+        shape = list(ref)
+        shape[ax] = sum(o.shape[ax] for o in outputs)
+        places, offset = [], 0
+        for o in outputs:
+            sl = [slice(None)] * len(ref)
+            sl[ax] = slice(offset, offset + o.shape[ax])
+            offset += o.shape[ax]
+            places.append(tuple(sl))
+        return tuple(shape), places
+
+    def updateOutput(self, input):
+        outputs = [self._rethrow(i, "updateOutput", input) for i in range(len(self.modules))]
+        shape, places = self._place(outputs)
+        xp = B.get_array_module(outputs[0])
+        out = xp.zeros(shape, outputs[0].dtype)
+        for o, sl in zip(outputs, places):
+            out[sl] = o
+        self.output = out
+        return out
+
+    def _grad_slices(self, gradOutput):
+        shape, places = self._place([m.output for m in self.modules])
+        if tuple(gradOutput.shape) != shape:
+            raise ValueError(
+                f"{self._name()}: expected gradOutput of shape {_desc(shape)}, "
+                f"got {_desc(gradOutput.shape)}"
+            )
+        return [gradOutput[sl] for sl in places]
+
+    def updateGradInput(self, input, gradOutput):
+        parts = self._grad_slices(gradOutput)
+        grads = [self._rethrow(i, "updateGradInput", input, g) for i, g in enumerate(parts)]
+        self.gradInput = _sum_grads(grads)
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        for i, g in enumerate(self._grad_slices(gradOutput)):
+            self._rethrow(i, "accGradParameters", input, g, scale)
+
+    def backward(self, input, gradOutput, scale=1):
+        parts = self._grad_slices(gradOutput)
+        grads = [self._rethrow(i, "backward", input, g, scale) for i, g in enumerate(parts)]
+        self.gradInput = _sum_grads(grads)
+        return self.gradInput
+
+
+class DepthConcat(Concat):
+    """Concat for outputs of different spatial sizes: each is centred in a zero output.
+
+    ``nn.DepthConcat(dimension)``. Shape: along ``dimension`` the sum, elsewhere the
+    largest child size; child outputs start at ``floor((max - size) / 2)``.
+    Differences from Torch7: none; note Torch's ``backward`` does not pass ``scale`` on
+    to the children, and neither does this one.
+    """
+
+    def _place(self, outputs):
+        ref = outputs[0].shape
+        ax = _axis(self.dimension, len(ref), self._name())
+        for i, o in enumerate(outputs):
+            if o.ndim != len(ref):
+                raise ValueError(
+                    f"{self._name()}: output of module {i + 1} has {o.ndim} dims, "
+                    f"expected {len(ref)}"
+                )
+        shape = [max(o.shape[d] for o in outputs) for d in range(len(ref))]
+        shape[ax] = sum(o.shape[ax] for o in outputs)
+        places, offset = [], 0
+        for o in outputs:
+            sl = []
+            for d in range(len(ref)):
+                if d == ax:
+                    sl.append(slice(offset, offset + o.shape[d]))
+                else:
+                    start = (shape[d] - o.shape[d]) // 2
+                    sl.append(slice(start, start + o.shape[d]))
+            offset += o.shape[ax]
+            places.append(tuple(sl))
+        return tuple(shape), places
+
+    def backward(self, input, gradOutput, scale=1):
+        return super().backward(input, gradOutput, 1)
+
+
+class ConcatTable(_TreeContainer):
+    """Every child gets the same input; the output is the list of their outputs.
+
+    ``nn.ConcatTable()``. Shape: input -> ``[out_1, ..., out_n]``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.output = []
+
+    def updateOutput(self, input):
+        self.output = [self._rethrow(i, "updateOutput", input) for i in range(len(self.modules))]
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        grads = [
+            self._rethrow(i, "updateGradInput", input, gradOutput[i])
+            for i in range(len(self.modules))
+        ]
+        self.gradInput = _sum_grads(grads)
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        for i in range(len(self.modules)):
+            self._rethrow(i, "accGradParameters", input, gradOutput[i], scale)
+
+    def backward(self, input, gradOutput, scale=1):
+        grads = [
+            self._rethrow(i, "backward", input, gradOutput[i], scale)
+            for i in range(len(self.modules))
+        ]
+        self.gradInput = _sum_grads(grads)
+        return self.gradInput
+
+
+class ParallelTable(_TreeContainer):
+    """Child i gets input[i]; the output is the list of their outputs.
+
+    ``nn.ParallelTable()``. Shape: ``[in_1, ..., in_n]`` -> ``[out_1, ..., out_n]``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.output = []
+        self.gradInput = []
+
+    def updateOutput(self, input):
+        self.output = [self._rethrow(i, "updateOutput", input[i]) for i in range(len(self.modules))]
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = [
+            self._rethrow(i, "updateGradInput", input[i], gradOutput[i])
+            for i in range(len(self.modules))
+        ]
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        for i in range(len(self.modules)):
+            self._rethrow(i, "accGradParameters", input[i], gradOutput[i], scale)
+
+    def backward(self, input, gradOutput, scale=1):
+        self.gradInput = [
+            self._rethrow(i, "backward", input[i], gradOutput[i], scale)
+            for i in range(len(self.modules))
+        ]
+        return self.gradInput
+
+
+def _desc(shape):
+    return "[" + " x ".join(str(int(d)) for d in shape) + "]"

@@ -1,4 +1,4 @@
-"""SpatialMaxPooling (spec section 2.4)."""
+"""SpatialMaxPooling and SpatialAveragePooling (spec sections 2.4, 2.5)."""
 
 from __future__ import annotations
 
@@ -122,3 +122,59 @@ class SpatialMaxPooling(Module):
         if padW or padH:
             s += f", {padW},{padH}"
         return s + ")"
+
+
+class SpatialAveragePooling(SpatialMaxPooling):
+    """Mean over ``kW x kH`` windows taken every ``dW, dH``.
+
+    ``nn.SpatialAveragePooling(kW, kH, dW=1, dH=1, padW=0, padH=0)`` (the stride
+    defaults to 1, not to the kernel); ``:ceil()``/``:floor()``,
+    ``:setCountIncludePad()`` (the default) / ``:setCountExcludePad()``.
+    Shape: as SpatialMaxPooling. The divisor is the window clipped to the padded
+    border (include) or to the image (exclude).
+    """
+
+    def __init__(self, kW, kH, dW=1, dH=1, padW=0, padH=0):
+        super().__init__(kW, kH, dW, dH, padW, padH)
+        self.count_include_pad = True
+        self.divide = True
+        del self._indices, self._argmax
+
+    indices = None
+
+    def setCountIncludePad(self):
+        self.count_include_pad = True
+        return self
+
+    def setCountExcludePad(self):
+        self.count_include_pad = False
+        return self
+
+    def updateOutput(self, input):
+        x = self._check(input)
+        padW, padH = self._pads()
+        include = getattr(self, "count_include_pad", True)
+        out = K.avgpool2d_forward(
+            x, self.kH, self.kW, self.dH, self.dW, padH, padW, bool(self.ceil_mode), include
+        )
+        if not getattr(self, "divide", True):  # legacy sum pooling
+            out *= self.kW * self.kH
+        self.output = out if input.ndim == 4 else out[0]
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        x = self._check(input)
+        self._check_grad(gradOutput, input.shape[:-2] + self.output_size(*input.shape[-2:]))
+        g = gradOutput if gradOutput.ndim == 4 else gradOutput[None]
+        padW, padH = self._pads()
+        include = getattr(self, "count_include_pad", True)
+        gi = K.avgpool2d_backward(
+            g, x.shape, self.kH, self.kW, self.dH, self.dW, padH, padW, include
+        )
+        if not getattr(self, "divide", True):
+            gi *= self.kW * self.kH
+        self.gradInput = gi if input.ndim == 4 else gi[0]
+        return self.gradInput
+
+    def clearState(self):
+        return Module.clearState(self)

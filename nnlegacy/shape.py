@@ -183,3 +183,147 @@ class Identity(Module):
         self.output = xp.empty(0, self._dtype)
         self.gradInput = xp.empty(0, self._dtype)
         return self
+
+
+class SpatialZeroPadding(Module):
+    """Pads (or, with negative sizes, crops) the two spatial dims with zeros.
+
+    ``nn.SpatialZeroPadding(pad_l, pad_r=pad_l, pad_t=pad_l, pad_b=pad_l)``.
+    Shape: ``(.., C, H, W)`` -> ``(.., C, H + pad_t + pad_b, W + pad_l + pad_r)``.
+    """
+
+    def __init__(self, pad_l, pad_r=None, pad_t=None, pad_b=None):
+        super().__init__()
+        self.pad_l = pad_l
+        self.pad_r = pad_l if pad_r is None else pad_r
+        self.pad_t = pad_l if pad_t is None else pad_t
+        self.pad_b = pad_l if pad_b is None else pad_b
+
+    def _regions(self, input):
+        """(output shape, output slices, input slices) of the copied central region."""
+        self._check_input(input)
+        if input.ndim not in (3, 4):
+            raise ValueError(f"input must be 3 or 4-dimensional, got {input.ndim}D")
+        h, w = input.shape[-2:]
+        oh, ow = h + self.pad_t + self.pad_b, w + self.pad_l + self.pad_r
+        if oh < 1 or ow < 1:
+            raise ValueError(f"input is too small (padded size {oh}x{ow})")
+
+        def axis(pad_lo, pad_hi, n):
+            src = slice(max(-pad_lo, 0), n - max(-pad_hi, 0))
+            dst = slice(max(pad_lo, 0), max(pad_lo, 0) + max(src.stop - src.start, 0))
+            return src, dst
+
+        sh, dh = axis(self.pad_t, self.pad_b, h)
+        sw, dw = axis(self.pad_l, self.pad_r, w)
+        return input.shape[:-2] + (oh, ow), (..., dh, dw), (..., sh, sw)
+
+    def updateOutput(self, input):
+        shape, dst, src = self._regions(input)
+        xp = get_array_module(input)
+        out = xp.zeros(shape, input.dtype)
+        out[dst] = input[src]
+        self.output = out
+        return out
+
+    def updateGradInput(self, input, gradOutput):
+        shape, dst, src = self._regions(input)
+        self._check_grad(gradOutput, shape)
+        xp = get_array_module(input)
+        gi = xp.zeros(input.shape, input.dtype)
+        gi[src] = gradOutput[dst]
+        self.gradInput = gi
+        return gi
+
+    def __tostring__(self):
+        return f"{self._name()}(l={self.pad_l}, r={self.pad_r}, t={self.pad_t}, b={self.pad_b})"
+
+
+class Narrow(Module):
+    """A copy of ``length`` slices from ``offset`` along ``dimension`` (1-based).
+
+    ``nn.Narrow(dimension, offset, length=1)``; a negative dimension counts from the
+    end; a negative length means "through the end" (-1: up to the last slice).
+    Shape: the input with ``size(dimension)`` replaced by ``length``.
+    """
+
+    def __init__(self, dimension=None, offset=None, length=1):
+        super().__init__()
+        if dimension is None or offset is None:
+            raise TypeError("nn.Narrow(dimension, offset, length)")
+        self.dimension, self.index, self.length = dimension, offset, length
+
+    def _slice(self, input):
+        self._check_input(input)
+        dim = self.dimension
+        if dim < 0:
+            dim = input.ndim + dim + 1
+        if not 1 <= dim <= input.ndim:
+            raise ValueError(
+                f"nn.Narrow: dimension {self.dimension} out of range for a {input.ndim}D input"
+            )
+        size = input.shape[dim - 1]
+        index, length = self.index, self.length
+        if length < 0:
+            length = size - index + length + 2
+        if index < 0:  # Torch's quirk: a negative offset keeps the first size-length slices
+            index = 1
+            length = size - length
+        if length < 1 or index < 1 or index + length - 1 > size:
+            raise ValueError(
+                f"nn.Narrow: offset {self.index} and length {self.length} do not fit "
+                f"dimension {dim} of size {size}"
+            )
+        sl = [slice(None)] * input.ndim
+        sl[dim - 1] = slice(index - 1, index - 1 + length)
+        return tuple(sl)
+
+    def updateOutput(self, input):
+        self.output = input[self._slice(input)].copy()
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        sl = self._slice(input)
+        self._check_grad(gradOutput, input[sl].shape)
+        gi = get_array_module(input).zeros(input.shape, input.dtype)
+        gi[sl] = gradOutput
+        self.gradInput = gi
+        return gi
+
+
+class Select(Module):
+    """A copy of the ``index``-th slice along ``dimension`` (both 1-based; negatives
+    count from the end). ``nn.Select(dimension, index)``.
+    Shape: the input without dimension ``dimension``.
+    """
+
+    def __init__(self, dimension, index):
+        super().__init__()
+        self.dimension, self.index = dimension, index
+
+    def _slice(self, input):
+        self._check_input(input)
+        dim = self.dimension if self.dimension >= 0 else input.ndim + self.dimension + 1
+        if not 1 <= dim <= input.ndim:
+            raise ValueError(
+                f"nn.Select: dimension {self.dimension} out of range for a {input.ndim}D input"
+            )
+        size = input.shape[dim - 1]
+        index = self.index if self.index >= 0 else size + self.index + 1
+        if not 1 <= index <= size:
+            raise ValueError(f"nn.Select: index {self.index} out of range 1..{size}")
+        sl = [slice(None)] * input.ndim
+        sl[dim - 1] = index - 1
+        return tuple(sl)
+
+    def updateOutput(self, input):
+        self.output = input[self._slice(input)].copy()
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        sl = self._slice(input)
+        self._check_grad(gradOutput, input[sl].shape)
+        gi = get_array_module(input).zeros(input.shape, input.dtype)
+        gi[sl] = gradOutput
+        self.gradInput = gi
+        return gi

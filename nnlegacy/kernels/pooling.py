@@ -105,3 +105,53 @@ def maxpool2d_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW)
     if (hp, wp) == (h, w) and padH == 0 and padW == 0:
         return g
     return xp.ascontiguousarray(g[:, :, padH : padH + h, padW : padW + w])
+
+
+def avgpool_divisors(size, k, d, pad, out, count_include_pad):
+    """Per-axis divisors of Torch's average pooling (the 2-D divisor is their product).
+
+    The pool size is measured before clipping to the image but after clipping to the
+    padded border, so ceil-mode overhang past the padding never counts.
+    """
+    start = np.arange(out) * d - pad
+    end = np.minimum(start + k, size + pad)
+    pool = end - start
+    inside = np.minimum(end, size) - np.maximum(start, 0)
+    return pool if count_include_pad else inside
+
+
+def avgpool2d_divisor(xp, dtype, h, w, kH, kW, dH, dW, padH, padW, oH, oW, include):
+    """The (oH, oW) array of divisors, on the array module xp."""
+    div_h = avgpool_divisors(h, kH, dH, padH, oH, include)
+    div_w = avgpool_divisors(w, kW, dW, padW, oW, include)
+    return xp.asarray((div_h[:, None] * div_w[None, :]).astype(dtype))
+
+
+def avgpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode, count_include_pad):
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    oH = pool_output_size(h, kH, dH, padH, ceil_mode)
+    oW = pool_output_size(w, kW, dW, padW, ceil_mode)
+    xpad = _padded(x, padH, padW, oH, oW, kH, kW, dH, dW, 0)
+    windows = list(_window_slices(xpad, kH, kW, dH, dW, oH, oW))
+    out = xpad[windows[0][1]].copy()
+    for _, sl in windows[1:]:
+        out += xpad[sl]
+    out /= avgpool2d_divisor(
+        xp, x.dtype, h, w, kH, kW, dH, dW, padH, padW, oH, oW, count_include_pad
+    )
+    return out
+
+
+def avgpool2d_backward(gradOutput, input_shape, kH, kW, dH, dW, padH, padW, include):
+    """Each gradOutput value / divisor, spread over its window (clipped to the image)."""
+    xp = get_array_module(gradOutput)
+    n, c, h, w = input_shape
+    oH, oW = gradOutput.shape[2:]
+    div = avgpool2d_divisor(xp, gradOutput.dtype, h, w, kH, kW, dH, dW, padH, padW, oH, oW, include)
+    hp, wp = _padded_shape(h, w, padH, padW, oH, oW, kH, kW, dH, dW)
+    g = xp.zeros((n, c, hp, wp), gradOutput.dtype)
+    share = gradOutput / div
+    for _, sl in _window_slices(g, kH, kW, dH, dW, oH, oW):
+        g[sl] += share
+    return xp.ascontiguousarray(g[:, :, padH : padH + h, padW : padW + w])

@@ -1,0 +1,206 @@
+"""SpatialCrossMapLRN, BatchNormalization, SpatialBatchNormalization (spec 2.6-2.8)."""
+
+from __future__ import annotations
+
+from . import backend as B
+from .module import Module, _size_desc
+
+
+def _channel_window_sum(a, size, axis):
+    """For each channel c, the sum of ``a`` over channels c-half .. c+half (clipped)."""
+    xp = B.get_array_module(a)
+    half = (size - 1) // 2
+    c = a.shape[axis]
+    pad = [(0, 0)] * a.ndim
+    pad[axis] = (1, 0)
+    cs = xp.cumsum(xp.pad(a, pad), axis=axis)  # cs[j] = sum of channels < j
+    idx = xp.arange(c)
+    hi = xp.minimum(idx + half + 1, c)
+    lo = xp.maximum(idx - half, 0)
+    return xp.take(cs, hi, axis=axis) - xp.take(cs, lo, axis=axis)
+
+
+class SpatialCrossMapLRN(Module):
+    """Local response normalisation across channels (AlexNet's "NORM").
+
+    ``nn.SpatialCrossMapLRN(size, alpha=0.0001, beta=0.75, k=1)``;
+    ``y[c] = x[c] * (k + alpha/size * sum_{|j-c| <= (size-1)/2} x[j]^2)^-beta``.
+    Shape: ``(C, H, W)`` or ``(N, C, H, W)``, output as input.
+    """
+
+    def __init__(self, size, alpha=0.0001, beta=0.75, k=1):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        self.scale = self._zeros(0)
+
+    def _axis(self, input):
+        self._check_input(input)
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Input must be 3D or 4D, got {_size_desc(input.shape)}")
+        return input.ndim - 3
+
+    def updateOutput(self, input):
+        axis = self._axis(input)
+        self.scale = self.k + (self.alpha / self.size) * _channel_window_sum(
+            input * input, self.size, axis
+        )
+        self.output = input * self.scale ** (-self.beta)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        axis = self._axis(input)
+        self._check_grad(gradOutput, input.shape)
+        if self.scale.shape != input.shape:
+            self.updateOutput(input)
+        ratio = _channel_window_sum(gradOutput * self.output / self.scale, self.size, axis)
+        self.gradInput = (
+            gradOutput * self.scale ** (-self.beta)
+            - (2 * self.alpha * self.beta / self.size) * input * ratio
+        )
+        return self.gradInput
+
+    def clearState(self):
+        self._clear("scale", "paddedRatio", "accumRatio")
+        return super().clearState()
+
+
+class BatchNormalization(Module):
+    """Batch normalisation over the features of ``N x C`` input.
+
+    ``nn.BatchNormalization(nOutput, eps=1e-5, momentum=0.1, affine=True)``.
+    Shape: ``(N, C)`` -> ``(N, C)``; ``(C)`` only in evaluate mode.
+    Training uses the batch's (biased) variance and keeps running statistics with the
+    unbiased one; with a batch of one it uses, and leaves, the running statistics.
+    ``weight`` starts U[0, 1), as in Torch.
+    """
+
+    nDim = 2
+
+    def __init__(self, nOutput, eps=1e-5, momentum=0.1, affine=True):
+        super().__init__()
+        if not isinstance(nOutput, int) or isinstance(nOutput, bool):
+            raise TypeError("Missing argument #1: dimensionality of input. ")
+        if nOutput == 0:
+            raise ValueError(
+                "To set affine=false call BatchNormalization(nOutput,  eps, momentum, false) "
+            )
+        if not isinstance(affine, bool):
+            raise TypeError("affine has to be true/false")
+        self.train = True
+        self.eps, self.momentum, self.affine = eps, momentum, affine
+        self.running_mean = self._zeros(nOutput)
+        self.running_var = self._zeros(nOutput)
+        if affine:
+            self.weight = self._zeros(nOutput)
+            self.bias = self._zeros(nOutput)
+            self.gradWeight = self._zeros(nOutput)
+            self.gradBias = self._zeros(nOutput)
+        else:
+            self.weight = self.bias = self.gradWeight = self.gradBias = None
+        self.save_mean = self._zeros(0)
+        self.save_std = self._zeros(0)
+        self.reset()
+
+    def reset(self, stdv=None):
+        if self.weight is not None:
+            B.uniform_(self.weight)
+            self.bias.fill(0)
+        self.running_mean.fill(0)
+        self.running_var.fill(1)
+        return self
+
+    def _as_batch(self, input):
+        """Checks Torch's rules; returns the input as (N, C, L) and whether it was unbatched."""
+        self._check_input(input)
+        nOutput = self.running_mean.shape[0]
+        ndim = input.ndim
+        unbatched = ndim == self.nDim - 1 and self.train is False
+        if ndim != self.nDim and not unbatched:
+            raise ValueError(
+                f"only mini-batch supported ({self.nDim}D tensor), got {ndim}D tensor instead"
+            )
+        x = input[None] if unbatched else input
+        if x.shape[1] != nOutput:
+            raise ValueError(f"got {x.shape[1]}-feature tensor, expected {nOutput}")
+        return x.reshape(x.shape[0], nOutput, -1), unbatched
+
+    def _uses_batch_stats(self, x):
+        return bool(self.train) and x.shape[0] > 1  # the batch-size-1 quirk
+
+    def updateOutput(self, input):
+        x, _ = self._as_batch(input)
+        xp = B.get_array_module(x)
+        if self._uses_batch_stats(x):
+            n = x.shape[0] * x.shape[2]
+            mean = x.mean(axis=(0, 2))
+            centred = x - mean[None, :, None]
+            sum2 = (centred * centred).sum(axis=(0, 2))
+            invstd = xp.where((sum2 == 0) & (self.eps == 0), 0, 1 / xp.sqrt(sum2 / n + self.eps))
+            m = self.momentum
+            self.running_mean *= 1 - m
+            self.running_mean += m * mean
+            self.running_var *= 1 - m
+            self.running_var += m * sum2 / (n - 1)
+            self.save_mean, self.save_std = mean, invstd.astype(x.dtype)
+        else:
+            mean = self.running_mean
+            invstd = 1 / xp.sqrt(self.running_var + self.eps)
+            centred = x - mean[None, :, None]
+        y = centred * invstd[None, :, None]
+        if self.weight is not None:
+            y = y * self.weight[None, :, None] + self.bias[None, :, None]
+        self.output = y.reshape(input.shape)
+        return self.output
+
+    def _stats(self, x):
+        xp = B.get_array_module(x)
+        if self._uses_batch_stats(x):
+            if self.save_mean.shape != self.running_mean.shape:
+                raise RuntimeError("must call :updateOutput() first")
+            return self.save_mean, self.save_std, True
+        return self.running_mean, 1 / xp.sqrt(self.running_var + self.eps), False
+
+    def updateGradInput(self, input, gradOutput):
+        x, _ = self._as_batch(input)
+        self._check_grad(gradOutput, input.shape)
+        g = gradOutput.reshape(x.shape)
+        mean, invstd, batch = self._stats(x)
+        w = self.weight[None, :, None] if self.weight is not None else 1
+        if batch:
+            n = x.shape[0] * x.shape[2]
+            centred = x - mean[None, :, None]
+            dotp = (centred * g).sum(axis=(0, 2))
+            k = (dotp * invstd * invstd / n)[None, :, None]
+            gi = (g - g.mean(axis=(0, 2))[None, :, None] - centred * k) * invstd[None, :, None] * w
+        else:
+            gi = g * invstd[None, :, None] * w
+        self.gradInput = gi.reshape(input.shape)
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        if self.weight is None:
+            return
+        x, _ = self._as_batch(input)
+        self._check_grad(gradOutput, input.shape)
+        g = gradOutput.reshape(x.shape)
+        mean, invstd, _ = self._stats(x)
+        dotp = ((x - mean[None, :, None]) * g).sum(axis=(0, 2))
+        self.gradWeight += scale * dotp * invstd
+        self.gradBias += scale * g.sum(axis=(0, 2))
+
+    def clearState(self):
+        self._clear("save_mean", "save_std", "_input", "_gradOutput")
+        return super().clearState()
+
+    def __tostring__(self):
+        return f"{self._name()} ({self.nDim}D) ({self.running_mean.shape[0]})"
+
+
+class SpatialBatchNormalization(BatchNormalization):
+    """Batch normalisation per channel of ``N x C x H x W`` input (stats over N, H, W).
+
+    ``nn.SpatialBatchNormalization(nOutput, eps=1e-5, momentum=0.1, affine=True)``.
+    Shape: ``(N, C, H, W)`` -> same; ``(C, H, W)`` only in evaluate mode.
+    """
+
+    nDim = 4
