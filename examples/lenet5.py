@@ -98,7 +98,7 @@ def parse_args(argv):
     ap.add_argument("--batchSize", "--batch", type=int, default=64, dest="batchSize")
     ap.add_argument("--learningRate", "--lr", type=float, default=0.05, dest="learningRate")
     ap.add_argument("--momentum", type=float, default=0.9)
-    ap.add_argument("--learningRateDecay", type=float, default=1e-4)
+    ap.add_argument("--learningRateDecay", type=float, default=1e-3)
     ap.add_argument("--weightDecay", type=float, default=5e-4)
     ap.add_argument(
         "--optimizer",

@@ -143,7 +143,10 @@ def cpu_rng() -> np.random.Generator:
 
 def uniform_(arr, a: float = 0.0, b: float = 1.0):
     """Fill ``arr`` in place with U[a, b), as tensor:uniform(a, b)."""
-    vals = _cpu_rng.uniform(a, b, size=arr.shape)
+    dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
+    vals = _cpu_rng.random(arr.shape, dtype=dtype)  # drawn in the array's own precision
+    vals *= b - a
+    vals += a
     if is_array(arr) and get_array_module(arr) is not np:
         arr[...] = _cupy.asarray(vals, dtype=arr.dtype)
     else:
