@@ -20,6 +20,7 @@ from .module import Criterion, Module, torch_type
 from .normalization import BatchNormalization, SpatialBatchNormalization, SpatialCrossMapLRN
 from .pooling import SpatialAveragePooling, SpatialMaxPooling
 from .shape import Identity, Narrow, Reshape, Select, SpatialZeroPadding, View
+from .summary import summary
 from .table import CAddTable, JoinTable
 
 __version__ = "0.1.0"
@@ -42,5 +43,5 @@ __all__ = [
     "ClassNLLCriterion", "CrossEntropyCriterion", "MSECriterion", "BCECriterion",
     # tensor types and randomness
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
-    "optim",
+    "optim", "summary",
 ]  # fmt: skip

@@ -1,0 +1,287 @@
+"""Net summaries: the rows behind ``tools/printshape`` (the lecture's tables).
+
+``summary(model, input_shape)`` runs one forward and backward pass on a *clone* of the
+model (so the model's parameters, statistics, mode and device are left as they were)
+and returns a :class:`Summary`: one row per module with its output shape, parameters,
+activations, mult-adds, kernel/stride/pad and where floor sizing dropped input edges.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from . import backend as B
+from .containers import Container
+from .convolution import SpatialConvolution
+from .kernels.conv import conv_output_size
+from .kernels.pooling import pool_output_size
+from .linear import Linear
+from .module import Module
+from .pooling import SpatialMaxPooling
+
+
+@dataclass
+class Row:
+    path: str  # Torch's 1-based index path, e.g. "2.3"; "" for the whole net
+    depth: int
+    module: str  # the Lua print-out (first line for containers)
+    output: str  # output shape, C x H x W (with the batch when it was given)
+    params: int  # parameters this module holds itself (shared storages counted once)
+    activations: int  # output elements per image
+    mult_adds: int  # per image
+    kernel: str = ""  # e.g. "11x11/4, pad 0" for convolution and pooling
+    note: str = ""  # dropped edges, ceil mode
+
+
+@dataclass
+class Summary:
+    rows: list
+    input: str
+    params: int
+    forward_bytes: int  # per image: input and every output (distinct storages)
+    forward_backward_bytes: int  # per image: plus gradInputs and buffers
+    mult_adds: int
+    type: str
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        cols = list(Row.__dataclass_fields__)
+        w.writerow(cols)
+        for r in self.rows:
+            w.writerow([getattr(r, c) for c in cols])
+        return buf.getvalue()
+
+    def lines(self, depth=None, memory=True):
+        """(header, rows of cells, footer lines) for a table of any style."""
+        header = ["module", "output", "params", "mult-adds", "kernel", "note"]
+        if memory:
+            header.insert(3, "activations")
+        body = []
+        for r in self.rows:
+            if depth is not None and r.depth > depth:
+                continue
+            label = ("  " * max(r.depth - 1, 0)) + (f"({r.path}) " if r.path else "") + r.module
+            cells = [label, r.output, _num(r.params), _num(r.mult_adds), r.kernel, r.note]
+            if memory:
+                cells.insert(3, _num(r.activations))
+            body.append(cells)
+        footer = [
+            f"input {self.input} ({self.type})",
+            f"total params: {self.params:,} ({self.params / 1e6:.1f}M)",
+            f"memory per image: forward {_mib(self.forward_bytes)}, "
+            f"forward+backward {_mib(self.forward_backward_bytes)}",
+            f"mult-adds per image: {self.mult_adds:,} ({self.mult_adds / 1e9:.2f}G)",
+        ]
+        return header, body, footer
+
+    def __str__(self) -> str:
+        header, body, footer = self.lines()
+        return _ascii_table(header, body) + "\n" + "\n".join(footer)
+
+
+def _num(n):
+    return f"{n:,}" if n else ""
+
+
+def _mib(b):
+    return f"{b / 2**20:.1f} MiB" if b >= 2**20 else f"{b / 1024:.1f} KiB"
+
+
+def _ascii_table(header, body):
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *body)]
+    sep = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+
+    def line(cells):
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    return "\n".join([sep, line(header), sep] + [line(b) for b in body] + [sep])
+
+
+def _shape_str(shape, batched):
+    """C x H x W; a batch of one that the user did not ask for is not shown (a View
+    without setNumInputDims flattens such a batch away, as in Torch)."""
+    if isinstance(shape, list):
+        return "{" + ", ".join(_shape_str(s, batched) for s in shape) + "}"
+    dims = shape if batched or len(shape) < 2 or shape[0] != 1 else shape[1:]
+    return "x".join(str(d) for d in dims) if dims else "1"
+
+
+def _shapes(out):
+    if isinstance(out, (list, tuple)):
+        return [_shapes(o) for o in out]
+    return tuple(out.shape)
+
+
+def _arrays(v):
+    if B.is_array(v):
+        yield v
+    elif isinstance(v, (list, tuple)):
+        for x in v:
+            yield from _arrays(x)
+
+
+def _geometry_note(m, in_shape):
+    """(kernel text, note on dropped edges / ceil) for convolution and pooling."""
+    if not in_shape or len(in_shape) < 3:
+        return "", ""
+    h, w = in_shape[-2:]
+    if isinstance(m, SpatialConvolution):
+        padH, padW = m._pads()
+        kernel = f"{m.kW}x{m.kH}/{m.dW}" + (f", pad {padW}" if padW or padH else "")
+        oh, ow = conv_output_size(h, m.kH, m.dH, padH), conv_output_size(w, m.kW, m.dW, padW)
+        dropped = (h + 2 * padH - ((oh - 1) * m.dH + m.kH), w + 2 * padW - ((ow - 1) * m.dW + m.kW))
+        return kernel, _dropped_text(dropped)
+    if isinstance(m, SpatialMaxPooling):
+        padW, padH = m._pads()
+        ceil = bool(getattr(m, "ceil_mode", False))
+        kernel = f"{m.kW}x{m.kH}/{m.dW}" + (f", pad {padW}" if padW or padH else "")
+        kernel += " ceil" if ceil else ""
+        fh = pool_output_size(h, m.kH, m.dH, padH, False)
+        fw = pool_output_size(w, m.kW, m.dW, padW, False)
+        if ceil:
+            ch = pool_output_size(h, m.kH, m.dH, padH, True)
+            cw = pool_output_size(w, m.kW, m.dW, padW, True)
+            if (ch, cw) != (fh, fw):
+                return kernel, f":ceil() gives {ch}x{cw} (floor would give {fh}x{fw})"
+            return kernel, ""
+        dropped = (h + 2 * padH - ((fh - 1) * m.dH + m.kH), w + 2 * padW - ((fw - 1) * m.dW + m.kW))
+        return kernel, _dropped_text(dropped)
+    return "", ""
+
+
+def _dropped_text(dropped):
+    rows, cols = (max(d, 0) for d in dropped)
+    parts = []
+    if rows:
+        parts.append(f"{rows} row{'s' if rows > 1 else ''}")
+    if cols:
+        parts.append(f"{cols} col{'s' if cols > 1 else ''}")
+    return ("floor drops " + ", ".join(parts) + " of the input") if parts else ""
+
+
+def _mult_adds(m, out_shape, n):
+    if isinstance(m, SpatialConvolution) and isinstance(out_shape, tuple):
+        positions = int(np.prod(out_shape[-2:]))
+        return m.nOutputPlane * positions * m.nInputPlane * m.kH * m.kW
+    if isinstance(m, Linear):
+        return int(m.weight.size)
+    return 0
+
+
+def summary(model: Module, input_shape, type_name=None) -> Summary:
+    """Rows for every module of ``model`` on an input of ``input_shape``.
+
+    ``input_shape`` is ``(C, H, W)`` (a batch of one is used, and shapes are shown
+    without it) or ``(N, C, H, W)``; a list of shapes stands for a table input.
+    """
+    batched = not isinstance(input_shape, list) and len(input_shape) == 4
+    net = model.clone()
+    if type_name:
+        net.type(type_name)
+    ttype = net.type()
+    xp, dtype = B.xp_dtype(ttype)
+
+    def make(shape):
+        if isinstance(shape, list):
+            return [make(s) for s in shape]
+        full = tuple(shape) if batched else (1, *shape)
+        return xp.asarray(np.random.default_rng(0).uniform(0, 1, full), dtype=dtype)
+
+    x = make(input_shape)
+    n = (x[0] if isinstance(x, list) else x).shape[0]
+    inputs = {}
+    for m in net.listModules():
+
+        def record(inp, _m=m, _f=m.updateOutput):
+            inputs[id(_m)] = _shapes(inp)
+            return _f(inp)
+
+        m.updateOutput = record
+    out = net.forward(x)
+    grad = (
+        [xp.ones(o.shape, dtype) for o in out]
+        if isinstance(out, list)
+        else xp.ones(out.shape, dtype)
+    )
+    net.backward(x, grad)
+
+    rows, seen_params = [], set()
+
+    def visit(m, path, depth):
+        own = 0
+        for p in (m.parameters() or ([], []))[0] if not isinstance(m, Container) else []:
+            key = B.storage_of(p)[0]
+            if key not in seen_params:
+                seen_params.add(key)
+                own += p.size
+        shape = _shapes(m.output) if m.output is not None else ()
+        acts = sum(a.size for a in _arrays(m.output)) // n
+        kernel, note = _geometry_note(m, inputs.get(id(m)))
+        name = str(m).split("\n")[0].rstrip(" {")
+        rows.append(
+            Row(
+                path,
+                depth,
+                name,
+                _shape_str(shape, batched),
+                own,
+                acts,
+                _mult_adds(m, shape, n),
+                kernel,
+                note,
+            )
+        )
+        for i, child in enumerate(getattr(m, "modules", None) or [], 1):
+            visit(child, f"{path}.{i}" if path else str(i), depth + 1)
+
+    visit(net, "", 0)
+    for m in net.listModules():  # restore the class's methods on the clone
+        m.__dict__.pop("updateOutput", None)
+
+    def nbytes(groups):
+        seen, total = set(), 0
+        for a in groups:
+            key = B.storage_of(a)[0] if a.size else None
+            if key is None or key in seen:
+                continue
+            seen.add(key)
+            total += B.storage_of(a)[1].nbytes
+        return total
+
+    params = {id(p) for m in net.listModules() for p in _param_arrays(m)}
+    outputs = list(_arrays(x)) + [a for m in net.listModules() for a in _arrays(m.output)]
+    buffers = [
+        a
+        for m in net.listModules()
+        for k, v in vars(m).items()
+        if k != "output"
+        for a in _arrays(v)
+        if id(a) not in params
+    ]
+    totals = Summary(
+        rows=rows,
+        input=_shape_str(_shapes(x), True) if batched else _shape_str(_shapes(x), False),
+        params=sum(r.params for r in rows),
+        forward_bytes=nbytes(outputs) // n,
+        forward_backward_bytes=nbytes(outputs + buffers) // n,
+        mult_adds=sum(r.mult_adds for r in rows),
+        type=ttype,
+    )
+    return totals
+
+
+def _param_arrays(m):
+    for name in ("weight", "bias", "gradWeight", "gradBias"):
+        v = getattr(m, name, None)
+        if B.is_array(v):
+            yield v
