@@ -40,14 +40,18 @@ def test_mnist_files_are_the_originals():
 
 def test_quick_mode_loss_falls(tmp_path):
     ex = load_example()
-    save = tmp_path / "lenet5.npz"
+    save = tmp_path / "lenet5.t7"
     history = ex.main(["--quick", "--cpu", "--no-progress", "--save", str(save)])
     assert len(history["loss"]) == 2
     assert history["loss"][1] < history["loss"][0] < np.log(10) + 0.1
     assert history["accuracy"][1] > 0.2  # well above chance (0.1) after 2 short epochs
-    saved = np.load(save)
-    assert saved["1.weight"].shape == (6, 1, 5, 5) and saved["12.weight"].shape == (10, 84)
-    nn.setdefaulttensortype("torch.DoubleTensor")
+    net = nn.load(save)
+    assert str(net) == str(ex.build())
+    assert net.type() == "torch.FloatTensor" and net.get(1).weight.shape == (6, 1, 5, 5)
+    train_x, train_y, test_x, test_y = ex.load_mnist(ROOT / "data" / "mnist")
+    assert (
+        ex.accuracy(net, test_x[:256], test_y[:256], "torch.FloatTensor") == history["accuracy"][1]
+    )
 
 
 def test_read_idx_rejects_bad_files(tmp_path):

@@ -180,3 +180,20 @@ def test_csv_format():
     assert lines[2].startswith(
         '1,1,"nn.SpatialConvolution(1 -> 6, 5x5)",6x28x28,156,4704,117600,5x5/1'
     )
+
+
+def test_parameters_of_a_flattened_net_all_counted():
+    # after getParameters every parameter views one storage; each still counts
+    net = nn.Sequential().add(nn.Linear(4, 3)).add(nn.Linear(3, 2))
+    net.getParameters()
+    s = nn.summary(net, (4,))
+    assert s.params == 15 + 8 and [r.params for r in s.rows] == [0, 15, 8]
+
+
+def test_t7_model_file(tmp_path):
+    net = nn.Sequential().add(nn.SpatialConvolution(1, 2, 3, 3)).add(nn.View(-1).setNumInputDims(3))
+    nn.save(tmp_path / "m.t7", net)
+    s = rows_of(str(tmp_path / "m.t7"), "--input", "1x5x5")
+    assert s["type"] == "torch.DoubleTensor" and s["rows"][1]["output"] == "2x3x3" and s["params"] == 20
+    r = printshape(str(ROOT / "compat_tests" / "t7data" / "python-torchfile" / "function.t7"), "--input", "1x4x4")
+    assert r.returncode == 2 and "a serialized Lua function" in r.stderr and "Traceback" not in r.stderr

@@ -17,11 +17,11 @@ from nnlegacy import backend  # noqa: E402
 
 
 def count_parameters(net):
-    """Parameters counted once per storage, as getParameters would (without flattening)."""
+    """Parameters, tied ones (the same array, or the same view of one storage) counted once."""
     params = net.parameters() or ([], [])
     seen, total = set(), 0
     for p in params[0]:
-        key = backend.storage_of(p)[0]
+        key = backend.view_key(p)
         if key not in seen:
             seen.add(key)
             total += p.size

@@ -13,9 +13,7 @@ MNIST's 28x28 digits are zero-padded to 32x32, as in LeCun et al. 1998.
 
 import argparse
 import gzip
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -152,25 +150,6 @@ def accuracy(net, images, labels, ttype, batch=1000):
     return correct / images.shape[0]
 
 
-def save_parameters(net, path):
-    """Each module's parameters as '<index>.<field>' arrays in an .npz, written atomically."""
-    arrays = {}
-    for i, m in enumerate(net.modules, 1):
-        for field in ("weight", "bias"):
-            v = getattr(m, field, None)
-            if v is not None:
-                arrays[f"{i}.{field}"] = nn.backend.to_numpy(v)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def main(argv=None):
     args = parse_args(argv)
     nn.manualSeed(args.seed)
@@ -231,10 +210,8 @@ def main(argv=None):
             f"({time.perf_counter() - start:.0f} s)"
         )
     if args.save:
-        save_parameters(net, args.save)
-        print(
-            f"saved the trained parameters to {args.save} (numpy .npz, one array per module field)"
-        )
+        nn.save(args.save, net.clearState())  # a Torch7 .t7 file, written atomically
+        print(f"saved the trained model to {args.save} (nnlegacy.load or Lua's torch.load read it)")
     return history
 
 

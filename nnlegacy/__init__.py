@@ -11,7 +11,15 @@ from .backend import (
     manualSeed,
     setdefaulttensortype,
 )
-from .containers import Concat, ConcatTable, Container, DepthConcat, ParallelTable, Sequential
+from .containers import (
+    Concat,
+    ConcatTable,
+    Container,
+    DepthConcat,
+    Parallel,
+    ParallelTable,
+    Sequential,
+)
 from .convolution import SpatialConvolution, SpatialConvolutionMM
 from .criterion import BCECriterion, ClassNLLCriterion, CrossEntropyCriterion, MSECriterion
 from .dropout import Dropout, SpatialDropout
@@ -21,6 +29,7 @@ from .normalization import BatchNormalization, SpatialBatchNormalization, Spatia
 from .pooling import SpatialAveragePooling, SpatialMaxPooling
 from .shape import Identity, Narrow, Reshape, Select, SpatialZeroPadding, View
 from .summary import summary
+from .t7 import T7Error, load, save
 from .table import CAddTable, JoinTable
 
 __version__ = "0.1.0"
@@ -30,6 +39,7 @@ __all__ = [
     "Module", "Criterion",
     # containers
     "Container", "Sequential", "Concat", "DepthConcat", "ConcatTable", "ParallelTable",
+    "Parallel",
     # layers
     "Linear", "SpatialConvolution", "SpatialConvolutionMM",
     "SpatialMaxPooling", "SpatialAveragePooling",
@@ -43,5 +53,5 @@ __all__ = [
     "ClassNLLCriterion", "CrossEntropyCriterion", "MSECriterion", "BCECriterion",
     # tensor types and randomness
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
-    "optim", "summary",
+    "optim", "summary", "load", "save", "T7Error",
 ]  # fmt: skip

@@ -216,6 +216,12 @@ def storage_of(a):
     return ("cp", mem.ptr), flat, offset, strides
 
 
+def view_key(a):
+    """Identifies the memory an array views: equal keys, the same elements (tied weights)."""
+    key, _, offset, strides = storage_of(a)
+    return key, offset, tuple(a.shape), strides
+
+
 def view_of(flat, offset: int, shape, strides):
     """A view into the 1-D ``flat`` at element ``offset`` with element ``strides``."""
     xp = get_array_module(flat)
@@ -266,5 +272,6 @@ def copy_array(x, xp, dtype, cache: dict):
 
 def _move(x, xp, dtype):
     if xp is np:
-        return np.array(to_numpy(x), dtype=dtype, copy=True)
+        with np.errstate(over="ignore"):  # float64 -> float32 of huge values is inf, as in Torch
+            return np.array(to_numpy(x), dtype=dtype, copy=True)
     return xp.array(x, dtype=dtype, copy=True)

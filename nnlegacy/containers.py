@@ -414,3 +414,70 @@ class ParallelTable(_TreeContainer):
 
 def _desc(shape):
     return "[" + " x ".join(str(int(d)) for d in shape) + "]"
+
+
+class Parallel(_TreeContainer):
+    """Child i gets slice i of the input along ``inputDimension``; outputs are joined
+    along ``outputDimension`` (both 1-based).
+
+    ``nn.Parallel(inputDimension, outputDimension)``.
+    Shape: input with ``size(inputDimension)`` = number of children -> the joined outputs.
+    """
+
+    def __init__(self, inputDimension, outputDimension):
+        super().__init__()
+        self.inputDimension, self.outputDimension = inputDimension, outputDimension
+
+    def _in_axis(self, input):
+        self._check_input(input)
+        ax = _axis(self.inputDimension, input.ndim, self._name())
+        if input.shape[ax] != len(self.modules):
+            raise ValueError(
+                f"{self._name()}: input has {input.shape[ax]} slices along dimension "
+                f"{self.inputDimension}, but there are {len(self.modules)} modules"
+            )
+        return ax
+
+    def _take(self, input, ax, i):
+        sl = [slice(None)] * input.ndim
+        sl[ax] = i
+        return input[tuple(sl)]
+
+    def _out_slices(self):
+        outputs = [m.output for m in self.modules]
+        ax = _axis(self.outputDimension, outputs[0].ndim, self._name())
+        places, offset = [], 0
+        for o in outputs:
+            sl = [slice(None)] * o.ndim
+            sl[ax] = slice(offset, offset + o.shape[ax])
+            offset += o.shape[ax]
+            places.append(tuple(sl))
+        return ax, places
+
+    def updateOutput(self, input):
+        ax = self._in_axis(input)
+        outs = [
+            self._rethrow(i, "updateOutput", self._take(input, ax, i))
+            for i in range(len(self.modules))
+        ]
+        oax = _axis(self.outputDimension, outs[0].ndim, self._name())
+        self.output = B.get_array_module(input).concatenate(outs, axis=oax)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        ax = self._in_axis(input)
+        _, places = self._out_slices()
+        gi = B.get_array_module(input).zeros(input.shape, input.dtype)
+        for i, sl in enumerate(places):
+            g = self._rethrow(i, "updateGradInput", self._take(input, ax, i), gradOutput[sl])
+            idx = [slice(None)] * input.ndim
+            idx[ax] = i
+            gi[tuple(idx)] = g
+        self.gradInput = gi
+        return gi
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        ax = self._in_axis(input)
+        _, places = self._out_slices()
+        for i, sl in enumerate(places):
+            self._rethrow(i, "accGradParameters", self._take(input, ax, i), gradOutput[sl], scale)

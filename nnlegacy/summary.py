@@ -220,7 +220,7 @@ def summary(model: Module, input_shape, type_name=None) -> Summary:
     def visit(m, path, depth):
         own = 0
         for p in (m.parameters() or ([], []))[0] if not isinstance(m, Container) else []:
-            key = B.storage_of(p)[0]
+            key = B.view_key(p)
             if key not in seen_params:
                 seen_params.add(key)
                 own += p.size
