@@ -194,6 +194,18 @@ def test_t7_model_file(tmp_path):
     net = nn.Sequential().add(nn.SpatialConvolution(1, 2, 3, 3)).add(nn.View(-1).setNumInputDims(3))
     nn.save(tmp_path / "m.t7", net)
     s = rows_of(str(tmp_path / "m.t7"), "--input", "1x5x5")
-    assert s["type"] == "torch.DoubleTensor" and s["rows"][1]["output"] == "2x3x3" and s["params"] == 20
-    r = printshape(str(ROOT / "compat_tests" / "t7data" / "python-torchfile" / "function.t7"), "--input", "1x4x4")
-    assert r.returncode == 2 and "a serialized Lua function" in r.stderr and "Traceback" not in r.stderr
+    assert (
+        s["type"] == "torch.DoubleTensor"
+        and s["rows"][1]["output"] == "2x3x3"
+        and s["params"] == 20
+    )
+    r = printshape(
+        str(ROOT / "compat_tests" / "t7data" / "python-torchfile" / "function.t7"),
+        "--input",
+        "1x4x4",
+    )
+    assert (
+        r.returncode == 2
+        and "a serialized Lua function" in r.stderr
+        and "Traceback" not in r.stderr
+    )

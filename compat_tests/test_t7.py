@@ -371,3 +371,11 @@ def test_corrupt_sizes_never_allocate_beyond_the_file():
         t7.loads(t7.dumps(np.zeros(4))[:20])
     with pytest.raises(nn.T7Error, match="unexpected end of file"):
         t7.loads(t7.dumps(np.zeros(4))[:6])
+
+
+def test_saved_files_have_ordinary_permissions(tmp_path):
+    path = tmp_path / "m.t7"
+    nn.save(path, nn.Linear(2, 2))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

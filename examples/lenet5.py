@@ -5,6 +5,7 @@
     python examples/lenet5.py --epochs 2 --optimizer adam --learningRate 1e-3
     python examples/lenet5.py --data /usr/share/datasets/fashion-mnist
     python examples/lenet5.py --quick          # a few hundred images (used by the tests)
+    python examples/lenet5.py --plot curves.png  # loss and accuracy per epoch (nnlegacy[plot])
 
 The net is the lecture's Conv -> Pool -> Conv -> Pool -> Conv -> FC, with C5 as a
 5x5 convolution: 1x32x32 -> 6x28x28 -> 6x14x14 -> 16x10x10 -> 16x5x5 -> 120 -> 84 -> 10.
@@ -115,6 +116,7 @@ def parse_args(argv):
     ap.add_argument(
         "--save", default="lenet5_mnist.npz", help="where the trained parameters go ('' to skip)"
     )
+    ap.add_argument("--plot", metavar="PATH", help="save loss and test accuracy per epoch as a PNG")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument(
         "--quick", action="store_true", help="512 training and 256 test images, 2 epochs"
@@ -152,6 +154,10 @@ def accuracy(net, images, labels, ttype, batch=1000):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.plot:
+        from nnlegacy.pictures import pyplot
+
+        pyplot()  # fail now, not after training, if matplotlib is missing
     nn.manualSeed(args.seed)
     rng = np.random.default_rng(args.seed)
     ttype = tensor_type(args)
@@ -209,6 +215,11 @@ def main(argv=None):
             f"epoch {epoch}: loss {total / seen:.4f}, test accuracy {100 * acc:.2f}% "
             f"({time.perf_counter() - start:.0f} s)"
         )
+    if args.plot:
+        from nnlegacy.pictures import save_curves
+
+        save_curves(history, args.plot)
+        print(f"saved the training curves to {args.plot}")
     if args.save:
         nn.save(args.save, net.clearState())  # a Torch7 .t7 file, written atomically
         print(f"saved the trained model to {args.save} (nnlegacy.load or Lua's torch.load read it)")

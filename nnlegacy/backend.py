@@ -275,3 +275,29 @@ def _move(x, xp, dtype):
         with np.errstate(over="ignore"):  # float64 -> float32 of huge values is inf, as in Torch
             return np.array(to_numpy(x), dtype=dtype, copy=True)
     return xp.array(x, dtype=dtype, copy=True)
+
+
+def atomic_write(path, write):
+    """Call ``write(tmp_path)``, then rename the temporary file onto ``path``.
+
+    A failed write leaves ``path`` as it was and no temporary behind. The file gets
+    the permissions an ordinary ``open`` would give it (mkstemp's are private).
+    """
+    import os
+    import tempfile
+
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    suffix = os.path.splitext(path)[1] + ".tmp"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import struct
-import tempfile
 
 import numpy as np
 
@@ -625,16 +624,11 @@ def dumps(obj, format: str = "binary") -> bytes:  # noqa: A002 - torch.save's na
 def save(path, obj, format: str = "binary") -> None:  # noqa: A002
     """Write ``obj`` as Torch7 serialization, atomically: a failed save loses nothing."""
     data = dumps(obj, format)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".t7.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    B.atomic_write(path, write)
