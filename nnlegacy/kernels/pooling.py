@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..backend import get_array_module
+from . import cuda
 
 
 def pool_output_size(size: int, k: int, d: int, pad: int, ceil_mode: bool) -> int:
@@ -58,6 +59,8 @@ def maxpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode):
     n, c, h, w = x.shape
     oH = pool_output_size(h, kH, dH, padH, ceil_mode)
     oW = pool_output_size(w, kW, dW, padW, ceil_mode)
+    if cuda.usable(x):
+        return cuda.maxpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW)
     xpad = _padded(x, padH, padW, oH, oW, kH, kW, dH, dW, -np.inf)
     windows = list(_window_slices(xpad, kH, kW, dH, dW, oH, oW))
     out = xpad[windows[0][1]].copy()
@@ -90,6 +93,8 @@ def maxpool2d_indices(arg, h, w, kH, kW, dH, dW, padH, padW):
 
 def maxpool2d_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW):
     """Route gradOutput to the argmax of each window (accumulating where windows overlap)."""
+    if cuda.usable(gradOutput):
+        return cuda.maxpool_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW)
     xp = get_array_module(gradOutput)
     n, c, h, w = input_shape
     oH, oW = gradOutput.shape[2:]
@@ -132,6 +137,8 @@ def avgpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode, count_include_pa
     n, c, h, w = x.shape
     oH = pool_output_size(h, kH, dH, padH, ceil_mode)
     oW = pool_output_size(w, kW, dW, padW, ceil_mode)
+    if cuda.usable(x):
+        return cuda.avgpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW, count_include_pad)
     xpad = _padded(x, padH, padW, oH, oW, kH, kW, dH, dW, 0)
     windows = list(_window_slices(xpad, kH, kW, dH, dW, oH, oW))
     out = xpad[windows[0][1]].copy()
@@ -145,6 +152,8 @@ def avgpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode, count_include_pa
 
 def avgpool2d_backward(gradOutput, input_shape, kH, kW, dH, dW, padH, padW, include):
     """Each gradOutput value / divisor, spread over its window (clipped to the image)."""
+    if cuda.usable(gradOutput):
+        return cuda.avgpool_backward(gradOutput, input_shape, kH, kW, dH, dW, padH, padW, include)
     xp = get_array_module(gradOutput)
     n, c, h, w = input_shape
     oH, oW = gradOutput.shape[2:]
