@@ -239,7 +239,23 @@ class SpatialZeroPadding(Module):
         return f"{self._name()}(l={self.pad_l}, r={self.pad_r}, t={self.pad_t}, b={self.pad_b})"
 
 
-class Narrow(Module):
+class _Slice(Module):
+    """A copy of ``input[self._slice(input)]``; the gradient lands in the same slice."""
+
+    def updateOutput(self, input):
+        self.output = input[self._slice(input)].copy()
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        sl = self._slice(input)
+        self._check_grad(gradOutput, input[sl].shape)
+        gi = get_array_module(input).zeros(input.shape, input.dtype)
+        gi[sl] = gradOutput
+        self.gradInput = gi
+        return gi
+
+
+class Narrow(_Slice):
     """A copy of ``length`` slices from ``offset`` along ``dimension`` (1-based).
 
     ``nn.Narrow(dimension, offset, length=1)``; a negative dimension counts from the
@@ -278,20 +294,8 @@ class Narrow(Module):
         sl[dim - 1] = slice(index - 1, index - 1 + length)
         return tuple(sl)
 
-    def updateOutput(self, input):
-        self.output = input[self._slice(input)].copy()
-        return self.output
 
-    def updateGradInput(self, input, gradOutput):
-        sl = self._slice(input)
-        self._check_grad(gradOutput, input[sl].shape)
-        gi = get_array_module(input).zeros(input.shape, input.dtype)
-        gi[sl] = gradOutput
-        self.gradInput = gi
-        return gi
-
-
-class Select(Module):
+class Select(_Slice):
     """A copy of the ``index``-th slice along ``dimension`` (both 1-based; negatives
     count from the end). ``nn.Select(dimension, index)``.
     Shape: the input without dimension ``dimension``.
@@ -315,15 +319,3 @@ class Select(Module):
         sl = [slice(None)] * input.ndim
         sl[dim - 1] = index - 1
         return tuple(sl)
-
-    def updateOutput(self, input):
-        self.output = input[self._slice(input)].copy()
-        return self.output
-
-    def updateGradInput(self, input, gradOutput):
-        sl = self._slice(input)
-        self._check_grad(gradOutput, input[sl].shape)
-        gi = get_array_module(input).zeros(input.shape, input.dtype)
-        gi[sl] = gradOutput
-        self.gradInput = gi
-        return gi
