@@ -63,3 +63,9 @@ def test_read_idx_rejects_bad_files(tmp_path):
     bad.write_bytes(b"PK\x03\x04")
     with pytest.raises(ValueError, match="not an IDX file"):
         ex.read_idx(bad)
+
+
+def test_default_save_is_a_t7_file():
+    args = load_example().parse_args([])
+    assert args.save == "lenet5_mnist.t7"
+    assert (args.epochs, args.batchSize, args.learningRate, args.momentum) == (8, 64, 0.05, 0.9)

@@ -114,7 +114,7 @@ def parse_args(argv):
         "--data", default=str(ROOT / "data" / "mnist"), help="folder of MNIST-format IDX files"
     )
     ap.add_argument(
-        "--save", default="lenet5_mnist.npz", help="where the trained parameters go ('' to skip)"
+        "--save", default="lenet5_mnist.t7", help="where the trained model goes ('' to skip)"
     )
     ap.add_argument("--plot", metavar="PATH", help="save loss and test accuracy per epoch as a PNG")
     ap.add_argument("--seed", type=int, default=1)
