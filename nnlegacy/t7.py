@@ -551,7 +551,9 @@ class _Writer:
             data = data.astype(np.uint8)
         self.long(data.size)
         if self.ascii:
-            if data.dtype.kind in "iu":
+            if data.dtype.itemsize == 1:  # Byte and Char storages are raw bytes, as strings
+                self.out.append(data.tobytes() + b"\n")
+            elif data.dtype.kind in "iu":
                 self.out.append((" ".join(str(int(v)) for v in data) + "\n").encode())
             else:
                 self.out.append((" ".join(f"{float(v):.17g}" for v in data) + "\n").encode())
