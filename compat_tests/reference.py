@@ -174,3 +174,19 @@ def batchnorm_ref(x, weight, bias, running_mean, running_var, eps, train):
     if weight is not None:
         y = y * weight.reshape(shape) + bias.reshape(shape)
     return y
+
+
+def full_conv_loops(x, w, b, dH, dW, padH, padW, adjH, adjW):
+    """Transposed convolution by scattering each input pixel (x: N,C,H,W; w: C,O,kH,kW)."""
+    n, c, h, wd = x.shape
+    _, o, kh, kw = w.shape
+    oh = (h - 1) * dH - 2 * padH + kh + adjH
+    ow = (wd - 1) * dW - 2 * padW + kw + adjW
+    big = np.zeros((n, o, oh + 2 * padH + kh, ow + 2 * padW + kw))
+    for i in range(h):
+        for j in range(wd):
+            big[:, :, i * dH : i * dH + kh, j * dW : j * dW + kw] += np.einsum(
+                "nc,cokl->nokl", x[:, :, i, j], w
+            )
+    out = big[:, :, padH : padH + oh, padW : padW + ow]
+    return out + b[None, :, None, None] if b is not None else out

@@ -223,3 +223,17 @@ def test_error_leaves_sequential_weights_unchanged():
         net.forward(np.zeros((2, 4)))
     for a, b in zip(net.parameters()[0], before):
         np.testing.assert_array_equal(a, b)
+
+
+def test_full_convolution_errors():
+    with pytest.raises(ValueError, match="adjW and adjH must be smaller than dW - 1 and dH - 1"):
+        nn.SpatialFullConvolution(1, 1, 3, 3, 1, 1, 0, 0, 1, 0)
+    m = nn.SpatialFullConvolution(2, 3, 3, 3)
+    run_and_check(
+        m,
+        lambda: m.forward(np.zeros((3, 4, 4))),
+        ValueError,
+        r"Need input of dimension 3 and input.size\[0\] == 2",
+    )
+    m = nn.SpatialFullConvolution(1, 1, 1, 1, 1, 1, 1, 1)
+    run_and_check(m, lambda: m.forward(np.zeros((1, 1, 1))), ValueError, "Output size is too small")

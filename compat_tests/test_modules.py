@@ -37,6 +37,12 @@ def ref_conv(m, x):
     return y if x.ndim == 4 else y[0]
 
 
+def ref_fullconv(m, x):
+    batch = x if x.ndim == 4 else x[None]
+    y = R.full_conv_loops(batch, m.weight, m.bias, m.dH, m.dW, m.padH, m.padW, m.adjH, m.adjW)
+    return y if x.ndim == 4 else y[0]
+
+
 def ref_maxpool(m, x):
     batch = x if x.ndim == 4 else x[None]
     y, _ = R.maxpool_loops(batch, m.kH, m.kW, m.dH, m.dW, m.padH, m.padW, m.ceil_mode)
@@ -177,6 +183,30 @@ CASES = [
         ref_conv,
         "nn.SpatialConvolutionMM(2 -> 3, 3x3, 1,1, 1,1)",
         ["weight", "bias"],
+    ),
+    Case(
+        "SpatialFullConvolution",
+        lambda: nn.SpatialFullConvolution(2, 3, 3, 2),
+        (2, 2, 3, 2),
+        ref_fullconv,
+        "nn.SpatialFullConvolution(2 -> 3, 3x2)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "SpatialFullConvolution-stride-pad-adj",
+        lambda: nn.SpatialFullConvolution(2, 2, 3, 4, 2, 3, 1, 1, 1, 2),
+        (2, 3, 3),
+        ref_fullconv,
+        "nn.SpatialFullConvolution(2 -> 2, 3x4, 2,3, 1,1, 1,2)",
+        ["weight", "bias"],
+    ),
+    Case(
+        "SpatialFullConvolution-noBias",
+        lambda: nn.SpatialFullConvolution(1, 2, 2, 2, 2, 2).noBias(),
+        (1, 1, 3, 3),
+        ref_fullconv,
+        "nn.SpatialFullConvolution(1 -> 2, 2x2, 2,2) without bias",
+        ["weight"],
     ),
     Case(
         "SpatialMaxPooling-2x2",

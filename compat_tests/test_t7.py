@@ -67,7 +67,7 @@ def test_refused_files_name_the_reason(name, message):
 
 
 # --- OpenCV's net/input/output triplets (ASCII) -----------------------------------------
-TRIPLETS = ["net_batch_norm", "net_cadd_table", "net_concat", "net_linear_2d", "net_logsoftmax",
+TRIPLETS = ["net_batch_norm", "net_cadd_table", "net_concat", "net_deconv", "net_linear_2d", "net_logsoftmax",
             "net_logsoftmax_spatial", "net_parallel", "net_pool_ave", "net_pool_max", "net_reshape",
             "net_reshape_batch", "net_reshape_single_sample", "net_softmax", "net_softmax_spatial"]  # fmt: skip
 
@@ -92,9 +92,10 @@ def test_opencv_max_pooling_indices_and_backward():
     assert gi.shape == x.shape and gi.sum() == out.size
 
 
-def test_opencv_deconvolution_is_refused_by_name():
-    with pytest.raises(nn.T7Error, match="class 'nn.SpatialFullConvolution' is not supported"):
-        nn.load(CV / "net_deconv_net.txt")
+def test_opencv_deconvolution_fields():
+    m = nn.load(CV / "net_deconv_net.txt").get(1)
+    assert repr(m) == "nn.SpatialFullConvolution(3 -> 9, 4x5, 1,2, 0,1, 0,1)"
+    assert (m.adjW, m.adjH) == (0, 1) and m.weight.shape == (3, 9, 5, 4)
 
 
 def test_loaded_fields_are_luas():

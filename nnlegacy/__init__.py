@@ -20,7 +20,7 @@ from .containers import (
     ParallelTable,
     Sequential,
 )
-from .convolution import SpatialConvolution, SpatialConvolutionMM
+from .convolution import SpatialConvolution, SpatialConvolutionMM, SpatialFullConvolution
 from .criterion import BCECriterion, ClassNLLCriterion, CrossEntropyCriterion, MSECriterion
 from .dropout import Dropout, SpatialDropout
 from .linear import Linear
@@ -41,7 +41,7 @@ __all__ = [
     "Container", "Sequential", "Concat", "DepthConcat", "ConcatTable", "ParallelTable",
     "Parallel",
     # layers
-    "Linear", "SpatialConvolution", "SpatialConvolutionMM",
+    "Linear", "SpatialConvolution", "SpatialConvolutionMM", "SpatialFullConvolution",
     "SpatialMaxPooling", "SpatialAveragePooling",
     "SpatialCrossMapLRN", "BatchNormalization", "SpatialBatchNormalization",
     "Dropout", "SpatialDropout",

@@ -167,3 +167,119 @@ class SpatialConvolutionMM(SpatialConvolution):
     """
 
     _weight_2d = True
+
+
+class SpatialFullConvolution(Module):
+    """Transposed ("full", "deconvolution") 2-D convolution.
+
+    ``nn.SpatialFullConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0,
+    padH=0, adjW=0, adjH=0)``; ``weight`` is ``nInputPlane x nOutputPlane x kH x kW``.
+    Shape: ``(.., nInputPlane, H, W)`` -> ``(.., nOutputPlane, oH, oW)`` with
+    ``oH = (H - 1) * dH - 2 * padH + kH + adjH``. It is the adjoint of SpatialConvolution:
+    forward is a GEMM then col2im, the input gradient im2col then a GEMM.
+    """
+
+    def __init__(
+        self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0
+    ):
+        super().__init__()
+        _check_kernel_stride(kW, kH, dW, dH)
+        if adjW > dW - 1 or adjH > dH - 1:
+            raise ValueError(
+                "adjW and adjH must be smaller than dW - 1 and dH - 1 respectively, "
+                f"but got adjW: {adjW} adjH: {adjH} dW: {dW} dH: {dH}"
+            )
+        self.nInputPlane, self.nOutputPlane = nInputPlane, nOutputPlane
+        self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
+        self.padW, self.padH, self.adjW, self.adjH = padW, padH, adjW, adjH
+        self.weight = self._zeros(nInputPlane, nOutputPlane, kH, kW)
+        self.gradWeight = self._zeros(nInputPlane, nOutputPlane, kH, kW)
+        self.bias = self._zeros(nOutputPlane)
+        self.gradBias = self._zeros(nOutputPlane)
+        self.reset()
+
+    def noBias(self):
+        self.bias = None
+        self.gradBias = None
+        return self
+
+    def reset(self, stdv=None):
+        stdv = (
+            stdv * math.sqrt(3)
+            if stdv is not None
+            else 1.0 / math.sqrt(self.kW * self.kH * self.nInputPlane)
+        )
+        B.uniform_(self.weight, -stdv, stdv)
+        if self.bias is not None:
+            B.uniform_(self.bias, -stdv, stdv)
+        return self
+
+    def _geometry(self, input):
+        """The convolution whose adjoint this is: its input is our output."""
+        self._check_input(input)
+        if input.ndim not in (3, 4):
+            raise ValueError(f"3D or 4D input tensor expected but got: {_size_desc(input.shape)}")
+        dimf = input.ndim - 3
+        if input.shape[dimf] != self.nInputPlane:
+            raise ValueError(
+                f"Need input of dimension {input.ndim} and input.size[{dimf}] == "
+                f"{self.nInputPlane} but got input to be of shape: {_size_desc(input.shape)}"
+            )
+        h, w = input.shape[-2:]
+        oH = (h - 1) * self.dH - 2 * self.padH + self.kH + self.adjH
+        oW = (w - 1) * self.dW - 2 * self.padW + self.kW + self.adjW
+        if oH < 1 or oW < 1:
+            raise ValueError(
+                f"Given input size: ({self.nInputPlane} x {h} x {w}). Calculated output size: "
+                f"({self.nOutputPlane} x {oH} x {oW}). Output size is too small"
+            )
+        x = input if input.ndim == 4 else input[None]
+        g = K.Geometry((x.shape[0], self.nOutputPlane, oH, oW), self.kH, self.kW, self.dH,
+                       self.dW, self.padH, self.padW)  # fmt: skip
+        return x, g
+
+    def _w2d(self):
+        return self.weight.reshape(self.nInputPlane, -1)  # (nIn, nOut*kH*kW)
+
+    def updateOutput(self, input):
+        x, g = self._geometry(input)
+        xp = B.get_array_module(x)
+        cols = xp.matmul(self._w2d().T, x.reshape(g.n, self.nInputPlane, -1))
+        out = K.col2im(cols, g)
+        if self.bias is not None:
+            out += self.bias[None, :, None, None]
+        self.output = out if input.ndim == 4 else out[0]
+        return self.output
+
+    def _grad_cols(self, input, gradOutput):
+        x, g = self._geometry(input)
+        self._check_grad(gradOutput, input.shape[:-3] + (self.nOutputPlane, g.h, g.w))
+        go = gradOutput if gradOutput.ndim == 4 else gradOutput[None]
+        return x, K.im2col(go, g), go
+
+    def updateGradInput(self, input, gradOutput):
+        if self.gradInput is None:
+            return None
+        x, cols, _ = self._grad_cols(input, gradOutput)
+        gi = B.get_array_module(x).matmul(self._w2d(), cols).reshape(x.shape)
+        self.gradInput = gi if input.ndim == 4 else gi[0]
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        x, cols, go = self._grad_cols(input, gradOutput)
+        xp = B.get_array_module(x)
+        x3 = x.reshape(x.shape[0], self.nInputPlane, -1)
+        gw = xp.matmul(x3, cols.transpose(0, 2, 1)).sum(axis=0)
+        self.gradWeight += scale * gw.reshape(self.gradWeight.shape)
+        if self.bias is not None:
+            self.gradBias += scale * go.sum(axis=(0, 2, 3))
+
+    def __tostring__(self):
+        s = f"{self._name()}({self.nInputPlane} -> {self.nOutputPlane}, {self.kW}x{self.kH}"
+        if self.dW != 1 or self.dH != 1 or self.padW != 0 or self.padH != 0:
+            s += f", {self.dW},{self.dH}"
+        if self.padW != 0 or self.padH != 0:
+            s += f", {self.padW},{self.padH}"
+        if self.adjW != 0 or self.adjH != 0:
+            s += f", {self.adjW},{self.adjH}"
+        return s + (") without bias" if self.bias is None else ")")

@@ -333,6 +333,16 @@ LOAD_DEFAULTS = {
     "SpatialConvolution": {"dW": 1, "dH": 1, "padW": 0, "padH": 0, "bias": None, "gradBias": None},
     "SpatialMaxPooling": {"padW": 0, "padH": 0, "ceil_mode": False, "_argmax": None},
     "SpatialAveragePooling": {"count_include_pad": True, "divide": True},
+    "SpatialFullConvolution": {
+        "dW": 1,
+        "dH": 1,
+        "padW": 0,
+        "padH": 0,
+        "adjW": 0,
+        "adjH": 0,
+        "bias": None,
+        "gradBias": None,
+    },  # fmt: skip
     "Threshold": {"inplace": False, "val": 0, "threshold": 1e-6},
     "Dropout": {"v2": False, "inplace": False, "stochastic_inference": False, "train": True},
     "SpatialDropout": {"stochastic_inference": False, "train": True},
