@@ -145,7 +145,8 @@ def avgpool_loops(x, kH, kW, dH, dW, padH, padW, ceil, include):
             pool = (he - hs) * (we - ws)
             hs, ws, he, we = max(hs, 0), max(ws, 0), min(he, h), min(we, w)
             div = pool if include else (he - hs) * (we - ws)
-            out[:, :, i, j] = x[:, :, hs:he, ws:we].sum(axis=(2, 3)) / div
+            with np.errstate(invalid="ignore", divide="ignore"):  # empty window: NaN
+                out[:, :, i, j] = x[:, :, hs:he, ws:we].sum(axis=(2, 3)) / div
     return out
 
 

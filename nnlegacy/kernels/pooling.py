@@ -144,9 +144,11 @@ def avgpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode, count_include_pa
     out = xpad[windows[0][1]].copy()
     for _, sl in windows[1:]:
         out += xpad[sl]
-    out /= avgpool2d_divisor(
-        xp, x.dtype, h, w, kH, kW, dH, dW, padH, padW, oH, oW, count_include_pad
-    )
+    # an empty window (ceil mode, exclude-pad) divides 0 by 0: NaN, as in THNN
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out /= avgpool2d_divisor(
+            xp, x.dtype, h, w, kH, kW, dH, dW, padH, padW, oH, oW, count_include_pad
+        )
     return out
 
 
