@@ -198,3 +198,17 @@ def test_share_and_test_all_update():
     b.updateParameters(0.5)
     np.testing.assert_allclose(a.weight, w0 - 2 * 0.5 * gw, rtol=1e-12)
     assert a.weight is b.weight
+
+
+def test_dtype_views_and_foreign_memory_are_handled():
+    from nnlegacy import backend as B
+
+    raw = np.zeros(8)
+    as32 = raw.view(np.float32)  # another dtype over the same memory
+    key, flat, offset, strides = B.storage_of(as32[2:6])
+    assert flat.dtype == np.float32 and flat.size == 16 and offset == 2 and strides == (1,)
+    m = nn.Linear(2, 2)
+    m.weight = np.frombuffer(bytearray(32), np.float64).reshape(2, 2)  # memory owned by bytes
+    m.weight[...] = [[1, 2], [3, 4]]
+    p, _ = m.getParameters()
+    assert p[:4].tolist() == [1, 2, 3, 4]

@@ -194,18 +194,12 @@ def storage_of(a):
     strides = tuple(s // item for s in a.strides)
     if isinstance(a, np.ndarray):
         root = _np_root(a)
-        if root.flags.c_contiguous:
-            flat = root.reshape(-1)
-        elif root.flags.f_contiguous:
-            flat = root.T.reshape(-1)
-        else:  # cannot happen for owned memory; treat the array as its own storage
+        if not (root.flags.c_contiguous or root.flags.f_contiguous) or root.nbytes % item:
+            # memory nnlegacy cannot see whole: the array is a storage of its own (a copy)
             flat = np.ascontiguousarray(a).reshape(-1)
-            return (
-                ("copy", id(a)),
-                flat,
-                0,
-                tuple(int(s) for s in np.cumprod((1,) + a.shape[::-1])[-2::-1]) if a.ndim else (),
-            )
+            return ("copy", id(a)), flat, 0, _c_strides(a.shape)
+        memory = (root if root.flags.c_contiguous else root.T).reshape(-1)
+        flat = memory.view(np.uint8).view(a.dtype)  # in a's dtype, even for dtype views
         ptr = root.__array_interface__["data"][0]
         offset = (a.__array_interface__["data"][0] - ptr) // item if a.size else 0
         return ("np", id(root)), flat, offset, strides
@@ -214,6 +208,14 @@ def storage_of(a):
     flat = _cupy.ndarray((n,), a.dtype, memptr=_cupy.cuda.MemoryPointer(mem, 0))
     offset = (a.data.ptr - mem.ptr) // item
     return ("cp", mem.ptr), flat, offset, strides
+
+
+def _c_strides(shape):
+    strides, acc = [], 1
+    for d in reversed(shape):
+        strides.append(acc)
+        acc *= d
+    return tuple(reversed(strides))
 
 
 def view_key(a):

@@ -6,39 +6,15 @@ from .kernels import pooling as K
 from .module import Module, _size_desc
 
 
-class SpatialMaxPooling(Module):
-    """Max over ``kW x kH`` windows taken every ``dW, dH``.
+class _SpatialPooling(Module):
+    """What max and average pooling share: arguments, checks, output size, print-out."""
 
-    ``nn.SpatialMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0)``; ``:ceil()`` /
-    ``:floor()`` (the default) choose the rounding.
-    Shape: ``(.., C, H, W)`` -> ``(.., C, oH, oW)``, ``oH = floor((H + 2*padH - kH) / dH) + 1``
-    (or ceil), minus one when that last window would start in the padding.
-    ``indices`` holds the 1-based flat position (``h*W + w + 1``) of each maximum.
-    """
-
-    def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0):
+    def __init__(self, kW, kH, dW, dH, padW=0, padH=0):
         super().__init__()
-        dW = kW if dW is None else dW
-        dH = kH if dH is None else dH
         self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
         self.padW, self.padH = padW, padH
         self.ceil_mode = False
         self._check_args()
-        self._indices = self._xp.empty(0, "int64")
-        self._argmax = None
-
-    @property
-    def indices(self):
-        """1-based flat position of each maximum in its H x W plane, as Torch's."""
-        if self._indices is None and self._argmax is not None:
-            a = self._argmax if self._argmax.ndim == 4 else self._argmax[None]
-            idx = K.maxpool2d_indices(a, *self._geometry)
-            self._indices = idx if self._argmax.ndim == 4 else idx[0]
-        return self._indices
-
-    @indices.setter
-    def indices(self, value):
-        self._indices = value
 
     def ceil(self):
         self.ceil_mode = True
@@ -86,6 +62,42 @@ class SpatialMaxPooling(Module):
             )
         return input if input.ndim == 4 else input[None]
 
+    def __tostring__(self):
+        padW, padH = self._pads()
+        s = f"{self._name()}({self.kW}x{self.kH}, {self.dW},{self.dH}"
+        if padW or padH:
+            s += f", {padW},{padH}"
+        return s + ")"
+
+
+class SpatialMaxPooling(_SpatialPooling):
+    """Max over ``kW x kH`` windows taken every ``dW, dH``.
+
+    ``nn.SpatialMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0)``; ``:ceil()`` /
+    ``:floor()`` (the default) choose the rounding.
+    Shape: ``(.., C, H, W)`` -> ``(.., C, oH, oW)``, ``oH = floor((H + 2*padH - kH) / dH) + 1``
+    (or ceil), minus one when that last window would start in the padding.
+    ``indices`` holds the 1-based flat position (``h*W + w + 1``) of each maximum.
+    """
+
+    def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0):
+        super().__init__(kW, kH, kW if dW is None else dW, kH if dH is None else dH, padW, padH)
+        self._indices = self._xp.empty(0, "int64")
+        self._argmax = None
+
+    @property
+    def indices(self):
+        """1-based flat position of each maximum in its H x W plane, as Torch's."""
+        if self._indices is None and self._argmax is not None:
+            a = self._argmax if self._argmax.ndim == 4 else self._argmax[None]
+            idx = K.maxpool2d_indices(a, *self._geometry)
+            self._indices = idx if self._argmax.ndim == 4 else idx[0]
+        return self._indices
+
+    @indices.setter
+    def indices(self, value):
+        self._indices = value
+
     def updateOutput(self, input):
         x = self._check(input)
         padW, padH = self._pads()
@@ -116,15 +128,8 @@ class SpatialMaxPooling(Module):
         self._argmax = None
         return super().clearState()
 
-    def __tostring__(self):
-        padW, padH = self._pads()
-        s = f"{self._name()}({self.kW}x{self.kH}, {self.dW},{self.dH}"
-        if padW or padH:
-            s += f", {padW},{padH}"
-        return s + ")"
 
-
-class SpatialAveragePooling(SpatialMaxPooling):
+class SpatialAveragePooling(_SpatialPooling):
     """Mean over ``kW x kH`` windows taken every ``dW, dH``.
 
     ``nn.SpatialAveragePooling(kW, kH, dW=1, dH=1, padW=0, padH=0)`` (the stride
@@ -138,9 +143,6 @@ class SpatialAveragePooling(SpatialMaxPooling):
         super().__init__(kW, kH, dW, dH, padW, padH)
         self.count_include_pad = True
         self.divide = True
-        del self._indices, self._argmax
-
-    indices = None
 
     def setCountIncludePad(self):
         self.count_include_pad = True
@@ -175,6 +177,3 @@ class SpatialAveragePooling(SpatialMaxPooling):
             gi *= self.kW * self.kH
         self.gradInput = gi if input.ndim == 4 else gi[0]
         return self.gradInput
-
-    def clearState(self):
-        return Module.clearState(self)

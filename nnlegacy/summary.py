@@ -22,7 +22,7 @@ from .kernels.conv import conv_output_size
 from .kernels.pooling import pool_output_size
 from .linear import Linear
 from .module import Module
-from .pooling import SpatialMaxPooling
+from .pooling import _SpatialPooling
 
 
 @dataclass
@@ -141,7 +141,7 @@ def _geometry_note(m, in_shape):
         oh, ow = conv_output_size(h, m.kH, m.dH, padH), conv_output_size(w, m.kW, m.dW, padW)
         dropped = (h + 2 * padH - ((oh - 1) * m.dH + m.kH), w + 2 * padW - ((ow - 1) * m.dW + m.kW))
         return kernel, _dropped_text(dropped)
-    if isinstance(m, SpatialMaxPooling):
+    if isinstance(m, _SpatialPooling):
         padW, padH = m._pads()
         ceil = bool(getattr(m, "ceil_mode", False))
         kernel = f"{m.kW}x{m.kH}/{m.dW}" + (f", pad {padW}" if padW or padH else "")

@@ -331,7 +331,8 @@ def _lua_truthy(v):
 # when they meet them missing (``self.padW = self.padW or 0`` and the like).
 LOAD_DEFAULTS = {
     "SpatialConvolution": {"dW": 1, "dH": 1, "padW": 0, "padH": 0, "bias": None, "gradBias": None},
-    "SpatialMaxPooling": {"padW": 0, "padH": 0, "ceil_mode": False, "_argmax": None},
+    "_SpatialPooling": {"padW": 0, "padH": 0, "ceil_mode": False},
+    "SpatialMaxPooling": {"_argmax": None},
     "SpatialAveragePooling": {"count_include_pad": True, "divide": True},
     "SpatialFullConvolution": {
         "dW": 1,
