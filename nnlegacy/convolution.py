@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-import math
-
 from . import backend as B
 from .kernels import conv as K
-from .module import Module, _size_desc
+from .module import Module, _size_desc, _WeightBias
+
+
+def _check_planes(module, input):
+    """Torch's rank and THNN_CHECK_DIM_SIZE checks on the input planes."""
+    module._check_input(input)
+    if input.ndim not in (3, 4):
+        raise ValueError(f"3D or 4D input tensor expected but got: {_size_desc(input.shape)}")
+    dimf = input.ndim - 3
+    if input.shape[dimf] != module.nInputPlane:
+        raise ValueError(
+            f"Need input of dimension {input.ndim} and input.size[{dimf}] == "
+            f"{module.nInputPlane} but got input to be of shape: {_size_desc(input.shape)}"
+        )
 
 
 def _check_kernel_stride(kW, kH, dW, dH):
@@ -16,7 +27,7 @@ def _check_kernel_stride(kW, kH, dW, dH):
         raise ValueError(f"stride should be greater than zero, but got dH: {dH} dW: {dW}")
 
 
-class SpatialConvolution(Module):
+class SpatialConvolution(_WeightBias, Module):
     """2-D convolution over an image of ``nInputPlane`` planes.
 
     ``nn.SpatialConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=padW)``.
@@ -47,20 +58,8 @@ class SpatialConvolution(Module):
         self.fgradInput = self._zeros(0)
         self.reset()
 
-    def noBias(self):
-        self.bias = None
-        self.gradBias = None
-        return self
-
-    def reset(self, stdv=None):
-        if stdv is not None:
-            stdv = stdv * math.sqrt(3)
-        else:
-            stdv = 1.0 / math.sqrt(self.kW * self.kH * self.nInputPlane)
-        B.uniform_(self.weight, -stdv, stdv)
-        if self.bias is not None:
-            B.uniform_(self.bias, -stdv, stdv)
-        return self
+    def _fan_in(self):
+        return self.kW * self.kH * self.nInputPlane
 
     def _pads(self):
         return getattr(self, "padH", 0) or 0, getattr(self, "padW", 0) or 0
@@ -74,16 +73,8 @@ class SpatialConvolution(Module):
 
     def _check(self, input):
         """Torch's SpatialConvolutionMM_shapeCheck; returns the input as a batch."""
-        self._check_input(input)
+        _check_planes(self, input)
         _check_kernel_stride(self.kW, self.kH, self.dW, self.dH)
-        if input.ndim not in (3, 4):
-            raise ValueError(f"3D or 4D input tensor expected but got: {_size_desc(input.shape)}")
-        dimf = input.ndim - 3
-        if input.shape[dimf] != self.nInputPlane:
-            raise ValueError(
-                f"Need input of dimension {input.ndim} and input.size[{dimf}] == "
-                f"{self.nInputPlane} but got input to be of shape: {_size_desc(input.shape)}"
-            )
         h, w = input.shape[-2:]
         oH, oW = self._output_hw(h, w)
         if oH < 1 or oW < 1:
@@ -169,7 +160,7 @@ class SpatialConvolutionMM(SpatialConvolution):
     _weight_2d = True
 
 
-class SpatialFullConvolution(Module):
+class SpatialFullConvolution(_WeightBias, Module):
     """Transposed ("full", "deconvolution") 2-D convolution.
 
     ``nn.SpatialFullConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0,
@@ -198,33 +189,12 @@ class SpatialFullConvolution(Module):
         self.gradBias = self._zeros(nOutputPlane)
         self.reset()
 
-    def noBias(self):
-        self.bias = None
-        self.gradBias = None
-        return self
-
-    def reset(self, stdv=None):
-        stdv = (
-            stdv * math.sqrt(3)
-            if stdv is not None
-            else 1.0 / math.sqrt(self.kW * self.kH * self.nInputPlane)
-        )
-        B.uniform_(self.weight, -stdv, stdv)
-        if self.bias is not None:
-            B.uniform_(self.bias, -stdv, stdv)
-        return self
+    def _fan_in(self):
+        return self.kW * self.kH * self.nInputPlane
 
     def _geometry(self, input):
         """The convolution whose adjoint this is: its input is our output."""
-        self._check_input(input)
-        if input.ndim not in (3, 4):
-            raise ValueError(f"3D or 4D input tensor expected but got: {_size_desc(input.shape)}")
-        dimf = input.ndim - 3
-        if input.shape[dimf] != self.nInputPlane:
-            raise ValueError(
-                f"Need input of dimension {input.ndim} and input.size[{dimf}] == "
-                f"{self.nInputPlane} but got input to be of shape: {_size_desc(input.shape)}"
-            )
+        _check_planes(self, input)
         h, w = input.shape[-2:]
         oH = (h - 1) * self.dH - 2 * self.padH + self.kH + self.adjH
         oW = (w - 1) * self.dW - 2 * self.padW + self.kW + self.adjW

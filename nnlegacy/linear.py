@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 from . import backend as B
-from .module import Module, _size_desc
+from .module import Module, _size_desc, _WeightBias
 
 
-class Linear(Module):
+class Linear(_WeightBias, Module):
     """A fully connected layer, ``y = W x + b``.
 
     ``nn.Linear(inputSize, outputSize, bias=True)``.
@@ -26,17 +24,8 @@ class Linear(Module):
             self.bias = self.gradBias = None
         self.reset()
 
-    def noBias(self):
-        self.bias = None
-        self.gradBias = None
-        return self
-
-    def reset(self, stdv=None):
-        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.shape[1])
-        B.uniform_(self.weight, -stdv, stdv)
-        if self.bias is not None:
-            B.uniform_(self.bias, -stdv, stdv)
-        return self
+    def _fan_in(self):
+        return self.weight.shape[1]
 
     def _check(self, input):
         self._check_input(input)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 
@@ -282,6 +283,27 @@ class Module:
         return self.__tostring__()
 
     __str__ = __repr__
+
+
+class _WeightBias:
+    """``noBias()`` and Torch's reset for layers with a weight and an optional bias:
+    ``weight`` and ``bias`` drawn from U(-stdv, stdv), ``stdv = 1/sqrt(fan_in)``, or
+    ``stdv * sqrt(3)`` when one is given."""
+
+    def _fan_in(self) -> int:
+        raise NotImplementedError
+
+    def noBias(self):
+        self.bias = None
+        self.gradBias = None
+        return self
+
+    def reset(self, stdv=None):
+        stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self._fan_in())
+        B.uniform_(self.weight, -stdv, stdv)
+        if self.bias is not None:
+            B.uniform_(self.bias, -stdv, stdv)
+        return self
 
 
 def torch_type(obj) -> str:
