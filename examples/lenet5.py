@@ -135,9 +135,7 @@ def tensor_type(args):
 
 
 def to_device(a, ttype):
-    from nnlegacy import backend
-
-    xp, dtype = backend.xp_dtype(ttype)
+    xp, dtype = nn.backend.xp_dtype(ttype)
     return xp.asarray(a, dtype=dtype)
 
 

@@ -234,12 +234,7 @@ def view_of(flat, offset: int, shape, strides):
         n *= d
     if n == 0:
         return xp.empty(shape, flat.dtype)
-    contiguous = []
-    acc = 1
-    for d in reversed(shape):
-        contiguous.append(acc)
-        acc *= d
-    if tuple(strides) == tuple(reversed(contiguous)):
+    if tuple(strides) == _c_strides(shape):
         return flat[offset : offset + n].reshape(shape)
     return xp.lib.stride_tricks.as_strided(flat[offset:], shape, tuple(s * item for s in strides))
 

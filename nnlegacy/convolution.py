@@ -62,7 +62,7 @@ class SpatialConvolution(_WeightBias, Module):
         return self.kW * self.kH * self.nInputPlane
 
     def _pads(self):
-        return getattr(self, "padH", 0) or 0, getattr(self, "padW", 0) or 0
+        return self.padH, self.padW
 
     def _output_hw(self, h, w):
         padH, padW = self._pads()

@@ -38,11 +38,11 @@ class _SpatialPooling(Module):
             )
 
     def _pads(self):
-        return getattr(self, "padW", 0) or 0, getattr(self, "padH", 0) or 0
+        return self.padW, self.padH
 
     def output_size(self, h, w):
         padW, padH = self._pads()
-        ceil = bool(getattr(self, "ceil_mode", False))
+        ceil = bool(self.ceil_mode)
         return (
             K.pool_output_size(h, self.kH, self.dH, padH, ceil),
             K.pool_output_size(w, self.kW, self.dW, padW, ceil),
@@ -155,11 +155,11 @@ class SpatialAveragePooling(_SpatialPooling):
     def updateOutput(self, input):
         x = self._check(input)
         padW, padH = self._pads()
-        include = getattr(self, "count_include_pad", True)
+        include = self.count_include_pad
         out = K.avgpool2d_forward(
             x, self.kH, self.kW, self.dH, self.dW, padH, padW, bool(self.ceil_mode), include
         )
-        if not getattr(self, "divide", True):  # legacy sum pooling
+        if not self.divide:  # legacy sum pooling
             out *= self.kW * self.kH
         self.output = out if input.ndim == 4 else out[0]
         return self.output
@@ -169,11 +169,11 @@ class SpatialAveragePooling(_SpatialPooling):
         self._check_grad(gradOutput, input.shape[:-2] + self.output_size(*input.shape[-2:]))
         g = gradOutput if gradOutput.ndim == 4 else gradOutput[None]
         padW, padH = self._pads()
-        include = getattr(self, "count_include_pad", True)
+        include = self.count_include_pad
         gi = K.avgpool2d_backward(
             g, x.shape, self.kH, self.kW, self.dH, self.dW, padH, padW, include
         )
-        if not getattr(self, "divide", True):
+        if not self.divide:
             gi *= self.kW * self.kH
         self.gradInput = gi if input.ndim == 4 else gi[0]
         return self.gradInput

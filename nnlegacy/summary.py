@@ -143,7 +143,7 @@ def _geometry_note(m, in_shape):
         return kernel, _dropped_text(dropped)
     if isinstance(m, _SpatialPooling):
         padW, padH = m._pads()
-        ceil = bool(getattr(m, "ceil_mode", False))
+        ceil = bool(m.ceil_mode)
         kernel = f"{m.kW}x{m.kH}/{m.dW}" + (f", pad {padW}" if padW or padH else "")
         kernel += " ceil" if ceil else ""
         fh = pool_output_size(h, m.kH, m.dH, padH, False)
@@ -251,11 +251,12 @@ def summary(model: Module, input_shape, type_name=None) -> Summary:
     def nbytes(groups):
         seen, total = set(), 0
         for a in groups:
-            key = B.storage_of(a)[0] if a.size else None
-            if key is None or key in seen:
+            if not a.size:
                 continue
-            seen.add(key)
-            total += B.storage_of(a)[1].nbytes
+            key, flat, _, _ = B.storage_of(a)
+            if key not in seen:
+                seen.add(key)
+                total += flat.nbytes
         return total
 
     params = {id(p) for m in net.listModules() for p in _param_arrays(m)}

@@ -381,7 +381,7 @@ def _restore(obj, fields):
             d.setdefault(k, v)
     name = type(obj).__name__
     if name in ("View", "Reshape") and "size" in d:
-        d["size"] = [int(x) for x in B.to_numpy(np.asarray(B.to_numpy(d["size"])).reshape(-1))]
+        d["size"] = [int(x) for x in np.asarray(B.to_numpy(d["size"])).reshape(-1)]
         total = int(np.prod([s for s in d["size"] if s != -1])) if d["size"] else 1
         d.setdefault("numElements" if name == "View" else "nelement", total)
     if "SpatialConvolution" in [k.__name__ for k in type(obj).__mro__] and "weight" in d:
