@@ -1,56 +1,61 @@
 """nnlegacy: Lua Torch7's nn in Python, on NumPy (CPU) and CuPy (GPU).
 
-Public names are grouped by family, as torch/nn's init.lua.
+Public names are grouped by family, as torch/nn's init.lua. Each family file lists
+its modules in its own ``__all__``; a new family file is one more line here and in
+``_FAMILIES``.
 """
 
-from . import optim
-from .activation import LogSoftMax, ReLU, Sigmoid, SoftMax, Tanh, Threshold
+from . import (
+    activation,
+    containers,
+    convolution,
+    criterion,
+    dropout,
+    linear,
+    normalization,
+    optim,
+    pooling,
+    shape,
+    table,
+)
+from .activation import *  # noqa: F403
 from .backend import (
     getdefaulttensortype,
     has_cuda,
     manualSeed,
     setdefaulttensortype,
 )
-from .containers import (
-    Concat,
-    ConcatTable,
-    Container,
-    DepthConcat,
-    Parallel,
-    ParallelTable,
-    Sequential,
-)
-from .convolution import SpatialConvolution, SpatialConvolutionMM, SpatialFullConvolution
-from .criterion import BCECriterion, ClassNLLCriterion, CrossEntropyCriterion, MSECriterion
-from .dropout import Dropout, SpatialDropout
-from .linear import Linear
+from .containers import *  # noqa: F403
+from .convolution import *  # noqa: F403
+from .criterion import *  # noqa: F403
+from .dropout import *  # noqa: F403
+from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
-from .normalization import BatchNormalization, SpatialBatchNormalization, SpatialCrossMapLRN
-from .pooling import SpatialAveragePooling, SpatialMaxPooling
-from .shape import Identity, Narrow, Reshape, Select, SpatialZeroPadding, View
+from .normalization import *  # noqa: F403
+from .pooling import *  # noqa: F403
+from .shape import *  # noqa: F403
 from .summary import summary
 from .t7 import T7Error, load, save
-from .table import CAddTable, JoinTable
+from .table import *  # noqa: F403
 
 __version__ = "0.1.0"
 
+_FAMILIES = (
+    containers,
+    linear,
+    convolution,
+    pooling,
+    normalization,
+    dropout,
+    activation,
+    shape,
+    table,
+    criterion,
+)
+
 __all__ = [
-    # protocol
     "Module", "Criterion",
-    # containers
-    "Container", "Sequential", "Concat", "DepthConcat", "ConcatTable", "ParallelTable",
-    "Parallel",
-    # layers
-    "Linear", "SpatialConvolution", "SpatialConvolutionMM", "SpatialFullConvolution",
-    "SpatialMaxPooling", "SpatialAveragePooling",
-    "SpatialCrossMapLRN", "BatchNormalization", "SpatialBatchNormalization",
-    "Dropout", "SpatialDropout",
-    "Threshold", "ReLU", "Tanh", "Sigmoid", "SoftMax", "LogSoftMax",
-    # shape and tables
-    "View", "Reshape", "Identity", "SpatialZeroPadding", "Narrow", "Select",
-    "CAddTable", "JoinTable",
-    # criterions
-    "ClassNLLCriterion", "CrossEntropyCriterion", "MSECriterion", "BCECriterion",
+    *(name for family in _FAMILIES for name in family.__all__),
     # tensor types and randomness
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
     "optim", "summary", "load", "save", "T7Error",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from .backend import get_array_module
 from .module import Module, _size_desc
 
+__all__ = ["Threshold", "ReLU", "Tanh", "Sigmoid", "SoftMax", "LogSoftMax"]
+
 
 class Threshold(Module):
     """``y = x if x > threshold else val``.

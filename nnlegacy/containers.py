@@ -5,6 +5,16 @@ from __future__ import annotations
 from . import backend as B
 from .module import Module
 
+__all__ = [
+    "Container",
+    "Sequential",
+    "Concat",
+    "DepthConcat",
+    "ConcatTable",
+    "ParallelTable",
+    "Parallel",
+]
+
 
 class Container(Module):
     """A module made of child modules, held in the Python list ``modules``.

@@ -6,6 +6,8 @@ from . import backend as B
 from .kernels import conv as K
 from .module import Module, _size_desc, _WeightBias
 
+__all__ = ["SpatialConvolution", "SpatialConvolutionMM", "SpatialFullConvolution"]
+
 
 def _check_planes(module, input):
     """Torch's rank and THNN_CHECK_DIM_SIZE checks on the input planes."""

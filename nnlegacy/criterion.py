@@ -10,6 +10,8 @@ from . import backend as B
 from .activation import LogSoftMax
 from .module import Criterion, _size_desc
 
+__all__ = ["ClassNLLCriterion", "CrossEntropyCriterion", "MSECriterion", "BCECriterion"]
+
 
 def _elements_desc(a, b):
     return (

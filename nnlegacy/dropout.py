@@ -5,6 +5,8 @@ from __future__ import annotations
 from . import backend as B
 from .module import Module, _size_desc
 
+__all__ = ["Dropout", "SpatialDropout"]
+
 
 class Dropout(Module):
     """Zeroes each element with probability ``p`` while training.

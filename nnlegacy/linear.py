@@ -5,6 +5,8 @@ from __future__ import annotations
 from . import backend as B
 from .module import Module, _size_desc, _WeightBias
 
+__all__ = ["Linear"]
+
 
 class Linear(_WeightBias, Module):
     """A fully connected layer, ``y = W x + b``.

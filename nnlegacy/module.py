@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from . import backend as B
+from .luaargs import wrap_init
 
 
 class Module:
@@ -21,6 +22,10 @@ class Module:
     rebinds each module's parameter attributes to views of the flat arrays;
     references to the old arrays taken before the call do not follow.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        wrap_init(cls)
 
     def __init__(self):
         self._type = B.getdefaulttensortype()
@@ -285,6 +290,9 @@ class Module:
     __str__ = __repr__
 
 
+wrap_init(Module)
+
+
 class _WeightBias:
     """``noBias()`` and Torch's reset for layers with a weight and an optional bias:
     ``weight`` and ``bias`` drawn from U(-stdv, stdv), ``stdv = 1/sqrt(fan_in)``, or
@@ -407,6 +415,10 @@ def flatten(arrays, type_name: str):
 class Criterion:
     """Base class of losses (spec section 1.8): ``output`` is a number."""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        wrap_init(cls)
+
     def __init__(self):
         self._type = B.getdefaulttensortype()
         xp, dtype = B.xp_dtype(self._type)
@@ -465,3 +477,6 @@ class Criterion:
         return self._name()
 
     __str__ = __repr__
+
+
+wrap_init(Criterion)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from . import backend as B
 from .module import Module, _size_desc
 
+__all__ = ["BatchNormalization", "SpatialBatchNormalization", "SpatialCrossMapLRN"]
+
 
 def _channel_window_sum(a, size, axis):
     """For each channel c, the sum of ``a`` over channels c-half .. c+half (clipped)."""

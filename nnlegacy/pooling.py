@@ -5,6 +5,8 @@ from __future__ import annotations
 from .kernels import pooling as K
 from .module import Module, _size_desc
 
+__all__ = ["SpatialAveragePooling", "SpatialMaxPooling"]
+
 
 class _SpatialPooling(Module):
     """What max and average pooling share: arguments, checks, output size, print-out."""

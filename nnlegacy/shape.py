@@ -5,6 +5,8 @@ from __future__ import annotations
 from .backend import get_array_module
 from .module import Module
 
+__all__ = ["Identity", "Narrow", "Reshape", "Select", "SpatialZeroPadding", "View"]
+
 
 def _sizes(args):
     if len(args) == 1 and isinstance(args[0], (list, tuple)):

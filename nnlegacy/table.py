@@ -5,6 +5,8 @@ from __future__ import annotations
 from .backend import get_array_module
 from .module import Module, _size_desc
 
+__all__ = ["CAddTable", "JoinTable"]
+
 
 class CAddTable(Module):
     """The element-wise sum of a list of arrays.
