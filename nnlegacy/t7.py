@@ -398,6 +398,11 @@ def _restore(obj, fields):
         for k in ("weight", "bias", "gradWeight", "gradBias"):
             d.setdefault(k, None)
     _set_type(obj)
+    hook = getattr(type(obj), "_after_load", None)
+    if hook is not None:
+        # a class's own fix-ups of Lua's fields (defaults older files lack, tables
+        # that came back as lists or dicts), so t7.py needs no per-class code
+        hook(obj)
 
 
 def _set_type(obj):
