@@ -15,6 +15,7 @@ from . import (
     normalization,
     optim,
     pooling,
+    reduction,
     shape,
     table,
 )
@@ -33,6 +34,7 @@ from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .summary import summary
 from .t7 import T7Error, load, save
@@ -49,6 +51,7 @@ _FAMILIES = (
     dropout,
     activation,
     shape,
+    reduction,
     table,
     criterion,
 )
