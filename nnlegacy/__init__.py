@@ -11,6 +11,8 @@ from . import (
     convolution,
     criterion,
     dropout,
+    indexing,
+    layout,
     linear,
     normalization,
     optim,
@@ -30,6 +32,8 @@ from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .dropout import *  # noqa: F403
+from .indexing import *  # noqa: F403
+from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
@@ -51,6 +55,8 @@ _FAMILIES = (
     dropout,
     activation,
     shape,
+    layout,
+    indexing,
     reduction,
     table,
     criterion,
