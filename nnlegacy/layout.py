@@ -37,9 +37,12 @@ class Copy(Module):
         self._passthrough = not forceCopy and intype == outtype
 
     def _after_load(self):
-        self.__dict__.setdefault("dontCast", False)
-        # the same-type closures of a Lua file cannot be loaded, so a loaded Copy copies
-        self.__dict__.setdefault("_passthrough", False)
+        d = self.__dict__
+        d.setdefault("dontCast", False)
+        # Lua marks a pass-through Copy by closures on the instance; read with
+        # load(unknown="object") they are inert LuaFunctions, replaced by the flag
+        closures = [d.pop(k) for k in ("updateOutput", "updateGradInput") if k in d]
+        d["_passthrough"] = bool(closures)
 
     def updateOutput(self, input):
         if self._passthrough:
