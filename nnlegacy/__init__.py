@@ -11,10 +11,13 @@ from . import (
     convolution,
     criterion,
     dropout,
+    indexing,
+    layout,
     linear,
     normalization,
     optim,
     pooling,
+    reduction,
     shape,
     table,
 )
@@ -30,10 +33,13 @@ from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .dropout import *  # noqa: F403
+from .indexing import *  # noqa: F403
+from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
@@ -50,6 +56,9 @@ _FAMILIES = (
     dropout,
     activation,
     shape,
+    layout,
+    indexing,
+    reduction,
     table,
     criterion,
 )
