@@ -7,11 +7,14 @@ its modules in its own ``__all__``; a new family file is one more line here and 
 
 from . import (
     activation,
+    activation2,
+    arithmetic,
     containers,
     convolution,
     criterion,
     dropout,
     linear,
+    misc,
     normalization,
     optim,
     pooling,
@@ -19,6 +22,8 @@ from . import (
     table,
 )
 from .activation import *  # noqa: F403
+from .activation2 import *  # noqa: F403
+from .arithmetic import *  # noqa: F403
 from .backend import (
     getdefaulttensortype,
     has_cuda,
@@ -30,6 +35,7 @@ from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .misc import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
@@ -48,6 +54,9 @@ _FAMILIES = (
     normalization,
     dropout,
     activation,
+    activation2,
+    arithmetic,
+    misc,
     shape,
     table,
     criterion,
