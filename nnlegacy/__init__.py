@@ -18,6 +18,7 @@ from . import (
     normalization,
     optim,
     pooling,
+    reduction,
     shape,
     table,
 )
@@ -39,6 +40,7 @@ from .misc import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
@@ -58,6 +60,7 @@ _FAMILIES = (
     arithmetic,
     misc,
     shape,
+    reduction,
     table,
     criterion,
 )
