@@ -8,8 +8,10 @@ import numpy as np
 from . import backend as B
 from .activation import LogSoftMax, ReLU, SoftMax, _softmax_axis
 from .containers import ConcatTable, Sequential
+from .linear import Linear
 from .module import Module, _size_desc
-from .shape import Identity
+from .reduction import Max
+from .shape import Identity, View
 from .table import JoinTable
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "SpatialLogSoftMax",
     "GatedLinearUnit",
     "CReLU",
+    "Maxout",
 ]
 
 
@@ -316,3 +319,22 @@ class CReLU(Sequential):
 
     def __tostring__(self):
         return "CReLU()"
+
+
+class Maxout(Sequential):
+    """The maximum over ``maxoutNumber`` linear units for each output.
+
+    ``nn.Maxout(inputSize, outputSize, maxoutNumber, preprocess=None)``: as Lua, a
+    Sequential of Linear(inputSize, outputSize * maxoutNumber), the optional
+    ``preprocess`` module, View(maxoutNumber, outputSize) with one input dim, and
+    Max(1, 2); it prints as that Sequential. Shape: ``(inputSize)`` or
+    ``(N, inputSize)`` -> ``(outputSize)`` or ``(N, outputSize)``.
+    """
+
+    def __init__(self, inputSize: int, outputSize: int, maxoutNumber: int, preprocess=None):
+        super().__init__()
+        self.add(Linear(inputSize, outputSize * maxoutNumber))
+        if preprocess is not None:
+            self.add(preprocess)
+        self.add(View(maxoutNumber, outputSize).setNumInputDims(1))
+        self.add(Max(1, 2))
