@@ -1,5 +1,5 @@
 """Element-wise activations (spec sections 2.9-2.12): Threshold, ReLU, Tanh, Sigmoid,
-SoftMax, LogSoftMax, and the clamps, leaky and smooth rectifiers and shrinkers of torch/nn."""
+SoftMax, LogSoftMax, and the clamps, leaky and smooth rectifiers of torch/nn."""
 
 from __future__ import annotations
 
@@ -23,9 +23,6 @@ __all__ = [
     "SoftPlus",
     "SoftSign",
     "LogSigmoid",
-    "TanhShrink",
-    "HardShrink",
-    "SoftShrink",
 ]
 
 
@@ -426,64 +423,3 @@ class LogSigmoid(Module):
     def clearState(self):
         self._clear("buffer")
         return super().clearState()
-
-
-class TanhShrink(Module):
-    """``y = x - tanh(x)``. ``nn.TanhShrink()``; ``tanh`` is its nn.Tanh. Shape: any."""
-
-    def __init__(self):
-        super().__init__()
-        self.tanh = Tanh()
-
-    def updateOutput(self, input):
-        self._check_input(input)
-        self.output = input - self.tanh.updateOutput(input)
-        return self.output
-
-    def updateGradInput(self, input, gradOutput):
-        self._check_input(input)
-        self._check_grad(gradOutput, input.shape)
-        self.gradInput = gradOutput - self.tanh.updateGradInput(input, gradOutput)
-        return self.gradInput
-
-    def clearState(self):
-        self.tanh.clearState()
-        return super().clearState()
-
-
-class HardShrink(Module):
-    """``y = x`` where ``|x| > lambda``, else 0. ``nn.HardShrink(lambda=0.5)``. Shape: any."""
-
-    def __init__(self, lam=0.5):
-        super().__init__()
-        self.__dict__["lambda"] = lam
-
-    def _live(self, input):
-        lam = self.__dict__["lambda"]
-        return (input > lam) | (input < -lam)
-
-    def updateOutput(self, input):
-        self._check_input(input)
-        self.output = input * self._live(input)
-        return self.output
-
-    def updateGradInput(self, input, gradOutput):
-        self._check_input(input)
-        self._check_grad(gradOutput, input.shape)
-        self.gradInput = gradOutput * self._live(input)
-        return self.gradInput
-
-
-class SoftShrink(HardShrink):
-    """``y = x - lambda`` above ``lambda``, ``x + lambda`` below ``-lambda``, else 0.
-
-    ``nn.SoftShrink(lambda=0.5)``. Shape: any, output as input.
-    """
-
-    def updateOutput(self, input):
-        self._check_input(input)
-        xp = get_array_module(input)
-        lam = _c(input, self.__dict__["lambda"])
-        self.output = xp.where(input > lam, input - lam, xp.where(input < -lam, input + lam, 0))
-        self.output = self.output.astype(input.dtype, copy=False)
-        return self.output

@@ -1,12 +1,13 @@
-"""Activations with weights, noise, gates or a shape of their own: PReLU, RReLU,
-SoftMin, SpatialSoftMax, SpatialLogSoftMax, GatedLinearUnit, CReLU, Maxout."""
+"""Activations with weights, noise, gates or a shape of their own (PReLU, RReLU,
+SoftMin, SpatialSoftMax, SpatialLogSoftMax, GatedLinearUnit, CReLU, Maxout) and the
+shrinkers (TanhShrink, HardShrink, SoftShrink)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from . import backend as B
-from .activation import LogSoftMax, ReLU, SoftMax, _softmax_axis
+from .activation import LogSoftMax, ReLU, SoftMax, Tanh, _c, _softmax_axis
 from .containers import ConcatTable, Sequential
 from .linear import Linear
 from .module import Module, _size_desc
@@ -23,6 +24,9 @@ __all__ = [
     "GatedLinearUnit",
     "CReLU",
     "Maxout",
+    "TanhShrink",
+    "HardShrink",
+    "SoftShrink",
 ]
 
 
@@ -338,3 +342,64 @@ class Maxout(Sequential):
             self.add(preprocess)
         self.add(View(maxoutNumber, outputSize).setNumInputDims(1))
         self.add(Max(1, 2))
+
+
+class TanhShrink(Module):
+    """``y = x - tanh(x)``. ``nn.TanhShrink()``; ``tanh`` is its nn.Tanh. Shape: any."""
+
+    def __init__(self):
+        super().__init__()
+        self.tanh = Tanh()
+
+    def updateOutput(self, input):
+        self._check_input(input)
+        self.output = input - self.tanh.updateOutput(input)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self._check_input(input)
+        self._check_grad(gradOutput, input.shape)
+        self.gradInput = gradOutput - self.tanh.updateGradInput(input, gradOutput)
+        return self.gradInput
+
+    def clearState(self):
+        self.tanh.clearState()
+        return super().clearState()
+
+
+class HardShrink(Module):
+    """``y = x`` where ``|x| > lambda``, else 0. ``nn.HardShrink(lambda=0.5)``. Shape: any."""
+
+    def __init__(self, lam=0.5):
+        super().__init__()
+        self.__dict__["lambda"] = lam
+
+    def _live(self, input):
+        lam = self.__dict__["lambda"]
+        return (input > lam) | (input < -lam)
+
+    def updateOutput(self, input):
+        self._check_input(input)
+        self.output = input * self._live(input)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self._check_input(input)
+        self._check_grad(gradOutput, input.shape)
+        self.gradInput = gradOutput * self._live(input)
+        return self.gradInput
+
+
+class SoftShrink(HardShrink):
+    """``y = x - lambda`` above ``lambda``, ``x + lambda`` below ``-lambda``, else 0.
+
+    ``nn.SoftShrink(lambda=0.5)``. Shape: any, output as input.
+    """
+
+    def updateOutput(self, input):
+        self._check_input(input)
+        xp = B.get_array_module(input)
+        lam = _c(input, self.__dict__["lambda"])
+        self.output = xp.where(input > lam, input - lam, xp.where(input < -lam, input + lam, 0))
+        self.output = self.output.astype(input.dtype, copy=False)
+        return self.output
