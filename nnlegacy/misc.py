@@ -265,8 +265,10 @@ class NaN(Container):
     The error says whether the input, the parameters, the output, gradOutput, the
     gradInput or the gradParameters hold the NaN, as Lua's. Shape: the module's.
 
-    Differences from Torch7: the decorated module has already run when the error is
-    raised (as in Lua), but this module's own ``output``/``gradInput`` stay as they were.
+    Differences from Torch7: Lua raises after the decorated module has run; here the
+    fields the module rebound are put back first, and gradients accumulate into
+    scratch arrays that are added only when they hold no NaN, so a failed call
+    leaves the module as it was.
     """
 
     _last_id = 0
@@ -279,35 +281,54 @@ class NaN(Container):
             id = NaN._last_id  # noqa: A001
         self.id = id
 
-    def _fail(self, what):
+    def _fail(self, what, saved=None):
+        for mod, fields in saved or ():
+            mod.__dict__.clear()
+            mod.__dict__.update(fields)
         raise ValueError(f"NaN found in {what} of module :\n{self.__tostring__()}")
 
+    def _saved(self):
+        return [(mod, dict(mod.__dict__)) for mod in self.modules[0].listModules()]
+
     def updateOutput(self, input):
+        saved = self._saved()
         out = self.modules[0].updateOutput(input)
         if _has_nan(out):
             if _has_nan(input):
-                self._fail("input")
+                self._fail("input", saved)
             params = self.parameters()
             if params and _has_nan(params[0]):
-                self._fail("parameters")
-            self._fail("output")
+                self._fail("parameters", saved)
+            self._fail("output", saved)
         self.output = out
         return out
 
     def updateGradInput(self, input, gradOutput):
+        saved = self._saved()
         gi = self.modules[0].updateGradInput(input, gradOutput)
         if _has_nan(gi):
             if _has_nan(gradOutput):
-                self._fail("gradOutput")
-            self._fail("gradInput")
+                self._fail("gradOutput", saved)
+            self._fail("gradInput", saved)
         self.gradInput = gi
         return gi
 
     def accGradParameters(self, input, gradOutput, scale=1):
-        self.modules[0].accGradParameters(input, gradOutput, scale)
-        params = self.parameters()
-        if params and _has_nan(params[1]):
-            self._fail("gradParameters")
+        slots = self._parameter_slots()
+        grads = [getattr(m, g) for m, _, g in slots]
+        saved = self._saved()
+        for (m, _, g), a in zip(slots, grads):
+            setattr(m, g, B.get_array_module(a).zeros_like(a))
+        try:
+            self.modules[0].accGradParameters(input, gradOutput, scale)
+            scratch = [getattr(m, g) for m, _, g in slots]
+        finally:
+            for (m, _, g), a in zip(slots, grads):
+                setattr(m, g, a)
+        if _has_nan(scratch) or _has_nan(grads):
+            self._fail("gradParameters", saved)
+        for a, d in zip(grads, scratch):
+            a += d
 
     def __tostring__(self):
         ident = _lua_num(self.id) if isinstance(self.id, numbers.Real) else str(self.id)
