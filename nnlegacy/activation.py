@@ -193,6 +193,11 @@ class HardTanh(Module):
         _check_inplace_flag(inplace)
         self.min_val, self.max_val, self.inplace = min_value, max_value, inplace
 
+    def _after_load(self):
+        # older nn's HardTanh was fixed to [-1, 1] and had no in-place flag
+        for k, v in (("min_val", -1), ("max_val", 1), ("inplace", False)):
+            self.__dict__.setdefault(k, v)
+
     def updateOutput(self, input):
         self._check_input(input)
         xp = get_array_module(input)
@@ -268,6 +273,9 @@ class LeakyReLU(Module):
         _check_inplace_flag(ip)
         self.negval, self.inplace = negval, ip
 
+    def _after_load(self):
+        self.__dict__.setdefault("inplace", False)  # older nn had no in-place flag
+
     def updateOutput(self, input):
         self._check_input(input)
         neg = input <= 0
@@ -308,6 +316,9 @@ class ELU(Module):
             raise TypeError("nn.ELU(alpha): alpha must be a number")
         _check_inplace_flag(inplace)
         self.alpha, self.inplace = alpha, inplace
+
+    def _after_load(self):
+        self.__dict__.setdefault("inplace", False)  # older nn had no in-place flag
 
     def updateOutput(self, input):
         self._check_input(input)

@@ -137,7 +137,8 @@ class RReLU(Module):
             self.noise = self._draw(input)
             slope = self.noise
         else:
-            slope = xp.where(input <= 0, input.dtype.type((self.lower + self.upper) / 2), 1)
+            t = input.dtype.type
+            slope = xp.where(input <= 0, t((self.lower + self.upper) / 2), t(1))
         if self.inplace:
             input *= slope
             self.output = input

@@ -165,6 +165,9 @@ class AddConstant(Module):
         self.constant_scalar = constant_scalar
         self.inplace = ip
 
+    def _after_load(self):
+        self.__dict__.setdefault("inplace", False)  # older nn had no in-place flag
+
     def _constant(self, input):
         c = self.constant_scalar
         if not B.is_array(c):
@@ -212,6 +215,9 @@ class MulConstant(Module):
         _check_inplace(ip)
         self.constant_scalar = constant_scalar
         self.inplace = ip
+
+    def _after_load(self):
+        self.__dict__.setdefault("inplace", False)  # older nn had no in-place flag
 
     def updateOutput(self, input):
         self._check_input(input)

@@ -112,9 +112,8 @@ class Normalize(Module):
         if self.p == math.inf:
             gi = self.norm * go
             idx = self._indices - 1
-            buf = xp.zeros_like(x)
             cross = xp.take_along_axis(x, idx, axis=1) / self.norm
-            xp.put_along_axis(buf, idx, cross, axis=1)
+            buf = (xp.arange(x.shape[1])[None, :] == idx) * cross
             denom = self.norm * self.norm
         else:
             gi = self.normp * go
@@ -371,8 +370,7 @@ class OneHot(Module):
     def updateOutput(self, input):
         idx = self._indices(input)
         xp = self._xp
-        out = xp.zeros(idx.shape + (self.outputSize,), self._dtype)
-        xp.put_along_axis(out, (idx - 1)[..., None], 1, axis=-1)
+        out = (xp.arange(1, self.outputSize + 1) == idx[..., None]).astype(self._dtype)
         self.output = out
         return out
 
