@@ -26,6 +26,7 @@ from .activation import *  # noqa: F403
 from .activation2 import *  # noqa: F403
 from .arithmetic import *  # noqa: F403
 from .backend import (
+    generator,
     getdefaulttensortype,
     has_cuda,
     manualSeed,
@@ -69,6 +70,7 @@ __all__ = [
     "Module", "Criterion",
     *(name for family in _FAMILIES for name in family.__all__),
     # tensor types and randomness
-    "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
+    "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "generator", "has_cuda",
+    "torch_type",
     "optim", "summary", "load", "save", "T7Error", "LuaObject",
 ]  # fmt: skip

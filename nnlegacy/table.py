@@ -59,7 +59,7 @@ class JoinTable(Module):
     from the end. Shape: sizes from input[1], ``dimension`` summed.
     """
 
-    def __init__(self, dimension, nInputDims=None):
+    def __init__(self, dimension: int, nInputDims: int | None = None):
         super().__init__()
         self.dimension, self.nInputDims = dimension, nInputDims
         self.gradInput = []
