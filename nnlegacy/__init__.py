@@ -7,6 +7,8 @@ its modules in its own ``__all__``; a new family file is one more line here and 
 
 from . import (
     activation,
+    activation2,
+    arithmetic,
     containers,
     convolution,
     criterion,
@@ -14,6 +16,7 @@ from . import (
     indexing,
     layout,
     linear,
+    misc,
     normalization,
     optim,
     pooling,
@@ -22,6 +25,8 @@ from . import (
     table,
 )
 from .activation import *  # noqa: F403
+from .activation2 import *  # noqa: F403
+from .arithmetic import *  # noqa: F403
 from .backend import (
     generator,
     getdefaulttensortype,
@@ -36,6 +41,7 @@ from .dropout import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .misc import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
@@ -55,6 +61,9 @@ _FAMILIES = (
     normalization,
     dropout,
     activation,
+    activation2,
+    arithmetic,
+    misc,
     shape,
     layout,
     indexing,
