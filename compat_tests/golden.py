@@ -299,16 +299,16 @@ def replay(entry) -> Result:
     problems = []
     # 1. the module as Lua saved it
     try:
-        record = nn.load(path)
+        record = nn.load(path, unknown="object")
         m = record["module"]
         _reset_running_stats(m, entry["mode"])
-        _feed_noise(m, nn.load(path)["module"])
+        _feed_noise(m, nn.load(path, unknown="object")["module"])
         problems += _replay(m, entry, record, "loaded")
     except Exception as e:  # noqa: BLE001 - reported as a mismatch, with its type
         problems.append(f"loaded: raised {type(e).__name__}: {e}")
     # 2. the module built from the Lua constructor call
     try:
-        record = nn.load(path)
+        record = nn.load(path, unknown="object")
         stored = record["module"]
         m = luaconfig.evaluate(entry["config"])
         _setup(m, entry, record, stored)
