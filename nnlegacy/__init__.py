@@ -10,6 +10,7 @@ from . import (
     containers,
     convolution,
     criterion,
+    distance,
     dropout,
     linear,
     normalization,
@@ -28,6 +29,7 @@ from .backend import (
 from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
+from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
@@ -43,6 +45,7 @@ __version__ = "0.1.0"
 _FAMILIES = (
     containers,
     linear,
+    distance,
     convolution,
     pooling,
     normalization,
