@@ -13,10 +13,12 @@ from . import (
     distance,
     dropout,
     linear,
+    lookup,
     normalization,
     optim,
     pooling,
     shape,
+    sparse,
     table,
 )
 from .activation import *  # noqa: F403
@@ -32,10 +34,12 @@ from .criterion import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .lookup import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .shape import *  # noqa: F403
+from .sparse import *  # noqa: F403
 from .summary import summary
 from .t7 import T7Error, load, save
 from .table import *  # noqa: F403
@@ -45,6 +49,8 @@ __version__ = "0.1.0"
 _FAMILIES = (
     containers,
     linear,
+    lookup,
+    sparse,
     distance,
     convolution,
     pooling,
