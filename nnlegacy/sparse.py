@@ -30,8 +30,8 @@ class SparseLinear(Module):
     per sample an ``inputSize x 2`` array of (index, gradient). After one backward,
     ``zeroGradParameters`` and ``updateParameters`` touch only the columns that input used.
 
-    Differences from Torch7: Lua reshapes the caller's 1-D gradOutput to ``1 x out`` in
-    place; nnlegacy leaves it as it is. The legacy gradInput without ``doGradInput`` is
+    As Lua's, ``accGradParameters`` reshapes a non-batch 1-D gradOutput to ``1 x out`` in
+    place. Differences from Torch7: the legacy gradInput without ``doGradInput`` is
     zeros (uninitialised memory in Lua).
     """
 
@@ -115,6 +115,8 @@ class SparseLinear(Module):
         self.legacyMode = legacy
         go = gradOutput.reshape(1, -1) if gradOutput.ndim == 1 else gradOutput
         self._check_grad(go, (nb, self.weight.shape[0]))
+        if gradOutput.ndim == 1 and not legacy:
+            gradOutput.shape = go.shape  # as Lua, which resizes the caller's gradOutput
         if self.sparseUpdate == _NO_LAST_INPUT:
             self.lastInput = input.copy() if legacy else coo.copy()
             self.sparseUpdate = _ONE_LAST_INPUT
