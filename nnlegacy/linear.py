@@ -195,6 +195,9 @@ class LinearWeightNorm(Linear):
         return super().evaluate()
 
     def updateOutput(self, input):
+        if self.weight.shape != self.v.shape:  # emptied by clearState
+            self.updateWeightMatrix()
+        self._check(input)
         if getattr(self, "train", None) is not False:
             self.updateWeightMatrix()
         return super().updateOutput(input)
