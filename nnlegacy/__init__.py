@@ -12,11 +12,14 @@ from . import (
     criterion,
     distance,
     dropout,
+    indexing,
+    layout,
     linear,
     lookup,
     normalization,
     optim,
     pooling,
+    reduction,
     shape,
     sparse,
     table,
@@ -34,11 +37,14 @@ from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
+from .indexing import *  # noqa: F403
+from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .lookup import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sparse import *  # noqa: F403
 from .summary import summary
@@ -59,6 +65,9 @@ _FAMILIES = (
     dropout,
     activation,
     shape,
+    layout,
+    indexing,
+    reduction,
     table,
     criterion,
 )
