@@ -75,11 +75,27 @@ def components(idx=None) -> list[str]:
     return sorted({e["name"] for e in idx["files"] if e["kind"] in KINDS + ("trainer",)})
 
 
+# Components built from others inside their constructor (the config does not name them).
+BUILT_FROM = {
+    "PartialLinear": ["MM"],
+    "LayerNormalization": [
+        "Mean",
+        "Replicate",
+        "CSubTable",
+        "Normalize",
+        "MulConstant",
+        "CMul",
+        "Add",
+    ],
+}
+
+
 def missing_classes(entry) -> list[str]:
     """The nn classes a file's config uses that nnlegacy does not have (sorted)."""
     have = _nn_classes()
     names = set(re.findall(r"\bnn\.([A-Z]\w*)", entry["config"]))
     names.add(entry["name"])
+    names.update(BUILT_FROM.get(entry["name"], []))
     return sorted(n for n in names if n not in have)
 
 

@@ -12,16 +12,19 @@ from . import (
     containers,
     convolution,
     criterion,
+    distance,
     dropout,
     indexing,
     layout,
     linear,
+    lookup,
     misc,
     normalization,
     optim,
     pooling,
     reduction,
     shape,
+    sparse,
     table,
 )
 from .activation import *  # noqa: F403
@@ -37,16 +40,19 @@ from .backend import (
 from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
+from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .lookup import *  # noqa: F403
 from .misc import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
+from .sparse import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
@@ -56,6 +62,9 @@ __version__ = "0.1.0"
 _FAMILIES = (
     containers,
     linear,
+    lookup,
+    sparse,
+    distance,
     convolution,
     pooling,
     normalization,
