@@ -36,6 +36,8 @@ def run(build, input_shape, description, argv=None, default_batch=2, build_args=
     if build_args:
         build_args(ap)
     args = ap.parse_args(argv)
+    if args.batch < 1:
+        ap.exit(2, f"{ap.prog}: --batch must be 1 or more, got {args.batch}\n")
     cuda = not args.cpu and nn.has_cuda()
     ttype = {
         (False, "float"): "torch.FloatTensor",

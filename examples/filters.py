@@ -62,12 +62,44 @@ def strides():
     return rows
 
 
+def picture(images, labels, path):
+    """Input and the three filter outputs per digit, titled, on shared colour scales:
+    input, mean and Gaussian blur on one grey scale (0..1: the blurs average pixels, so
+    they stay in the input's range, and their difference shows), edge detection on its
+    own signed scale (its weights sum to 0); each scale has its colour bar."""
+    from nnlegacy.pictures import save_grid  # noqa: PLC0415
+
+    out = three_kernels().forward(images[:, None].astype(float))  # N x 3 x 28 x 28
+    edge_max = float(np.abs(out[:, 0]).max())
+    grey = {"vmin": 0.0, "vmax": 1.0, "cmap": "gray", "label": "pixel value (input, blurs)"}
+    signed = {"vmin": -edge_max, "vmax": edge_max, "cmap": "RdBu_r", "label": "edge response"}
+    cells = [[x, *y] for x, y in zip(images, out)]
+    titles = ["input", "edge detection\n8 centre, -1 around", "mean (box)\nall 1/9"]
+    titles.append("Gaussian blur\n[1 2 1]x[1 2 1]/16")
+    return save_grid(
+        cells,
+        path,
+        col_titles=titles,
+        row_titles=[f"digit {d}" for d in labels],
+        scales=[grey, signed, grey, grey],
+        title="SpatialConvolution(1, 3, 3, 3, 1, 1, 1, 1) with the lecture's kernels",
+    )
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="The lecture's convolution examples.")
     ap.add_argument("--out", default="filters.png", help="the PNG grid ('' to skip)")
     ap.add_argument("--digits", type=int, default=4, help="MNIST test digits to filter")
     ap.add_argument("--data", default=str(ROOT / "data" / "mnist"))
     args = ap.parse_args(argv)
+    if args.out:  # say a bad path or a missing matplotlib before any work
+        from nnlegacy.cli import UserError, check_writable  # noqa: PLC0415
+        from nnlegacy.pictures import pyplot  # noqa: PLC0415
+
+        if not 1 <= args.digits <= 10000:
+            raise UserError(f"--digits takes 1..10000, got {args.digits}")
+        check_writable(args.out, "--out")
+        pyplot()
 
     print("1-D box filter [1/3 1/3 1/3] over", " ".join(map(str, SIGNAL)))
     shrunk, padded = box_filter(0), box_filter(1)
@@ -80,24 +112,20 @@ def main(argv=None):
         note = f", floor sizing drops {dropped} edge column(s) and row(s)" if dropped else ""
         print(f"  stride {s}: output {size}x{size}{note}")
 
-    picture = None
+    size = None
     if args.out:
         sys.path.insert(0, str(ROOT / "examples"))
         from lenet5 import find_file, read_idx  # noqa: PLC0415
 
-        from nnlegacy.pictures import mosaic, save_image  # noqa: PLC0415
-
-        images = read_idx(find_file(args.data, "t10k-images-idx3-ubyte"))[: args.digits] / 255.0
-        conv = three_kernels()
-        out = conv.forward(images[:, None].astype(float))  # N x 3 x 28 x 28
-        tiles = []
-        for x, y in zip(images, out):
-            tiles += [x, *y]
-        grid = mosaic(tiles, cols=4)
-        picture = save_image(grid, args.out, scale=4)
+        n = args.digits
+        images = read_idx(find_file(args.data, "t10k-images-idx3-ubyte"), n) / 255.0
+        labels = read_idx(find_file(args.data, "t10k-labels-idx1-ubyte"), n)
+        size = picture(images, labels, args.out)
         print(f"saved {args.out}: rows are digits; columns: input, " + ", ".join(KERNELS))
-    return {"shrunk": shrunk, "padded": padded, "strides": table, "picture": picture}
+    return {"shrunk": shrunk, "padded": padded, "strides": table, "picture": size}
 
 
 if __name__ == "__main__":
-    main()
+    from nnlegacy.cli import run_script  # noqa: PLC0415
+
+    run_script("filters.py", main)

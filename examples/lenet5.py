@@ -47,18 +47,23 @@ def build():
 
 
 # --- data: MNIST-format IDX files -----------------------------------------------------
-def read_idx(path):
-    """An IDX file (optionally .gz) as a uint8 array: big-endian header, then the bytes."""
+def read_idx(path, count=None):
+    """An IDX file (optionally .gz) as a uint8 array: big-endian header, then the bytes.
+    With ``count``, only the first ``count`` records are read (the rest of the file is
+    not decompressed)."""
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f"{path}: not an IDX file of unsigned bytes")
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
-    if body.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: expected {int(np.prod(dims))} bytes of data, found {body.size}")
+        head = f.read(4)
+        if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08:
+            raise ValueError(f"{path}: not an IDX file of unsigned bytes")
+        raw = f.read(4 * head[3])
+        dims = [int.from_bytes(raw[4 * i : 4 + 4 * i], "big") for i in range(head[3])]
+        if count is not None and dims:
+            dims[0] = min(dims[0], count)
+        want = int(np.prod(dims))
+        body = np.frombuffer(f.read(want), np.uint8)
+    if body.size != want:
+        raise ValueError(f"{path}: expected {want} bytes of data, found {body.size}")
     return body.reshape(dims)
 
 
@@ -75,12 +80,13 @@ def find_file(folder, stem):
     raise FileNotFoundError(f"no {stem}[.gz] in {folder}")
 
 
-def load_mnist(folder):
-    """(train images, labels 1..10, test images, labels 1..10); images N x 1 x 32 x 32."""
+def load_mnist(folder, n_train=None, n_test=None):
+    """(train images, labels 1..10, test images, labels 1..10); images N x 1 x 32 x 32.
+    ``n_train``, ``n_test``: read only the first so many images of each set."""
     sets = []
-    for split in ("train", "t10k"):
-        images = read_idx(find_file(folder, f"{split}-images-idx3-ubyte"))
-        labels = read_idx(find_file(folder, f"{split}-labels-idx1-ubyte"))
+    for split, count in (("train", n_train), ("t10k", n_test)):
+        images = read_idx(find_file(folder, f"{split}-images-idx3-ubyte"), count)
+        labels = read_idx(find_file(folder, f"{split}-labels-idx1-ubyte"), count)
         padded = np.zeros((images.shape[0], 1, 32, 32), np.float32)
         padded[:, 0, 2:30, 2:30] = images / np.float32(255)
         sets += [padded, labels.astype(np.int64) + 1]  # Lua classes are 1-based
@@ -124,7 +130,22 @@ def parse_args(argv):
     ap.add_argument(
         "--no-progress", action="store_true", help="plain lines instead of a progress bar"
     )
-    return ap.parse_args(argv)
+    return check_args(ap.parse_args(argv))
+
+
+def check_args(args):
+    """Option values and output paths checked before any work: a mistake is one line
+    (``nnlegacy.cli.UserError``), and a trained model is never lost to a bad path."""
+    from nnlegacy.cli import UserError, check_writable
+
+    for name in ("epochs", "batchSize"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name} must be 1 or more, got {getattr(args, name)}")
+    if not Path(args.data).is_dir():
+        raise UserError(f"--data {args.data}: no such folder (give a folder of MNIST IDX files)")
+    check_writable(args.save, "--save")
+    check_writable(args.plot, "--plot")
+    return args
 
 
 def tensor_type(args):
@@ -159,9 +180,15 @@ def main(argv=None):
     nn.manualSeed(args.seed)
     rng = np.random.default_rng(args.seed)
     ttype = tensor_type(args)
-    train_x, train_y, test_x, test_y = load_mnist(args.data)
+    try:  # --quick reads only the images it uses
+        train_x, train_y, test_x, test_y = load_mnist(
+            args.data, *((512, 256) if args.quick else ())
+        )
+    except (OSError, ValueError) as e:
+        from nnlegacy.cli import UserError
+
+        raise UserError(f"--data {args.data}: {e}") from e
     if args.quick:
-        train_x, train_y, test_x, test_y = train_x[:512], train_y[:512], test_x[:256], test_y[:256]
         args.epochs = min(args.epochs, 2)
 
     net = build().type(ttype)
@@ -216,7 +243,12 @@ def main(argv=None):
     if args.plot:
         from nnlegacy.pictures import save_curves
 
-        save_curves(history, args.plot)
+        lr = "" if args.learningRate is None else f", learningRate {args.learningRate:g}"
+        title = (
+            f"LeNet-5 on {Path(args.data).name} ({n:,} training images): "
+            f"optim.{args.optimizer}{lr}, batch {args.batchSize}"
+        )
+        save_curves(history, args.plot, title=title)
         print(f"saved the training curves to {args.plot}")
     if args.save:
         nn.save(args.save, net.clearState())  # a Torch7 .t7 file, written atomically
@@ -273,4 +305,6 @@ class progress_bar:  # noqa: N801 - used as a context manager
 
 
 if __name__ == "__main__":
-    main()
+    from nnlegacy.cli import run_script
+
+    run_script("lenet5.py", main)

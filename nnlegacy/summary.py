@@ -4,6 +4,10 @@
 model (so the model's parameters, statistics, mode and device are left as they were)
 and returns a :class:`Summary`: one row per module with its output shape, parameters,
 activations, mult-adds, kernel/stride/pad and where floor sizing dropped input edges.
+A container's row carries the totals of the rows below it.
+
+``str(summary)`` is the 80-column table ``printshape`` prints; ``summary.table(wide=True)``
+the long form with Lua's full print-outs.
 """
 
 from __future__ import annotations
@@ -31,11 +35,13 @@ class Row:
     depth: int
     module: str  # the Lua print-out (first line for containers)
     output: str  # output shape, C x H x W (with the batch when it was given)
-    params: int  # parameters this module holds itself (shared storages counted once)
+    params: int  # weights and biases (shared storages counted once); containers: the total
     activations: int  # output elements per image
-    mult_adds: int  # per image
+    mult_adds: int  # per image; containers: the total of the rows below
     kernel: str = ""  # e.g. "11x11/4, pad 0" for convolution and pooling
     note: str = ""  # dropped edges, ceil mode
+    weights: int = 0  # params without the biases (the lecture's VGG count)
+    short: str = ""  # the module's name for the 80-column table
 
 
 @dataclass
@@ -44,10 +50,15 @@ class Summary:
     input: str
     params: int
     forward_bytes: int  # per image: input and every output (distinct storages)
-    forward_backward_bytes: int  # per image: plus gradInputs and buffers
+    forward_backward_bytes: int  # per image: activations + gradients + workspace
     mult_adds: int
     type: str
     extra: dict = field(default_factory=dict)
+    weights: int = 0  # params without the biases
+    activation_bytes: int = 0  # per image: the input and every module's output
+    gradient_bytes: int = 0  # per image: the gradInputs backward adds
+    workspace_bytes: int = 0  # per image: im2col columns, pooling indices, noise, ...
+    parameter_bytes: int = 0  # weights and biases (not per image; gradients as much again)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -61,9 +72,10 @@ class Summary:
             w.writerow([getattr(r, c) for c in cols])
         return buf.getvalue()
 
-    def lines(self, depth=None, memory=True):
-        """(header, rows of cells, footer lines) for a table of any style."""
-        header = ["module", "output", "params", "mult-adds", "kernel", "note"]
+    def lines(self, depth=None, memory=True, weights_only=False):
+        """(header, rows of cells, footer lines) of the long (``--wide``) table."""
+        count = "weights" if weights_only else "params"
+        header = ["module", "output", count, "mult-adds", "kernel", "note"]
         if memory:
             header.insert(3, "activations")
         body = []
@@ -71,30 +83,152 @@ class Summary:
             if depth is not None and r.depth > depth:
                 continue
             label = ("  " * max(r.depth - 1, 0)) + (f"({r.path}) " if r.path else "") + r.module
-            cells = [label, r.output, _num(r.params), _num(r.mult_adds), r.kernel, r.note]
+            n = r.weights if weights_only else r.params
+            cells = [label, r.output, _num(n), _num(r.mult_adds), r.kernel, r.note]
             if memory:
                 cells.insert(3, _num(r.activations))
             body.append(cells)
-        footer = [
-            f"input {self.input} ({self.type})",
-            f"total params: {self.params:,} ({self.params / 1e6:.1f}M)",
-            f"memory per image: forward {_mib(self.forward_bytes)}, "
-            f"forward+backward {_mib(self.forward_backward_bytes)}",
-            f"mult-adds per image: {self.mult_adds:,} ({self.mult_adds / 1e9:.2f}G)",
+        return header, body, self.footer(weights_only)
+
+    def footer(self, weights_only=False, notes=()):
+        """What the table counts, its totals and the memory per image, in short lines."""
+        if weights_only:
+            counted = (
+                f"weights: {self.weights:,} ({_si(self.weights)}), biases not counted "
+                f"(with them: {self.params:,})"
+            )
+        else:
+            counted = (
+                f"params: {self.params:,} ({_si(self.params)}), weights and biases "
+                f"(weights alone: {self.weights:,})"
+            )
+        lines = [f"[{i}] {text}" for i, text in enumerate(notes, 1)]
+        lines += [
+            f"input {self.input} ({self.type}); containers show the totals of their rows",
+            counted,
+            f"mult-adds per image: {self.mult_adds:,} ({_si(self.mult_adds)}); K=10^3, M=10^6",
+            f"memory per image: activations {_mib(self.activation_bytes)}, "
+            f"gradients {_mib(self.gradient_bytes)},",
+            f"  workspace {_mib(self.workspace_bytes)} (im2col columns, pooling indices, buffers)",
+            f"parameters {_mib(self.parameter_bytes)}, and as much again for their gradients",
         ]
-        return header, body, footer
+        return lines
+
+    def table(self, depth=None, memory=False, weights_only=False, wide=False, width=80):
+        """The text printshape prints: 80 columns by default, Lua's print-outs with ``wide``."""
+        if wide:
+            header, body, footer = self.lines(depth, memory, weights_only)
+            return _ascii_table(header, body) + "\n" + "\n".join(footer)
+        return _narrow_table(self, depth, memory, weights_only, width)
 
     def __str__(self) -> str:
-        header, body, footer = self.lines()
-        return _ascii_table(header, body) + "\n" + "\n".join(footer)
+        return self.table()
 
 
 def _num(n):
     return f"{n:,}" if n else ""
 
 
+def _si(n):
+    """3 significant digits with K, M, G (powers of 1000): 117600 -> '118K'."""
+    if n < 1000:
+        return str(n)
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale * 0.9995:
+            v = n / scale
+            return (f"{v:.3g}" if v < 1000 else f"{v:,.0f}") + unit
+    return str(n)
+
+
 def _mib(b):
-    return f"{b / 2**20:.1f} MiB" if b >= 2**20 else f"{b / 1024:.1f} KiB"
+    if b >= 2**20:
+        return f"{b / 2**20:.1f} MiB"
+    return f"{b / 1024:.1f} KiB" if b >= 1024 else f"{b} B"
+
+
+_ABBREVIATIONS = (
+    ("Convolution", "Conv"),
+    ("Normalization", "Norm"),
+    ("Pooling", "Pool"),
+    ("Spatial", ""),  # the lecture's default; Temporal and Volumetric stay
+)
+
+
+def _short_name(name, kernel):
+    """The 80-column table's module name: no ``nn.``, the kernel (in its own column)
+    dropped from the arguments, long words shortened: ``Conv(3->96)``."""
+    text = name[3:] if name.startswith("nn.") else name
+    text = text.replace(" (4D)", "").replace(" (2D)", "").replace(" -> ", "->")
+    text = text.replace(" (", "(")
+    if kernel and "(" in text:
+        head, args = text.split("(", 1)
+        first = args.split(", ")[0].rstrip(")")
+        text = head + (f"({first})" if "->" in first else "")
+    for long, short in _ABBREVIATIONS:
+        text = text.replace(long, short)
+    return text or name
+
+
+def _narrow_output(text):
+    """A table output in a few characters: ``{256x56x56}x2``, or ``{3 tensors}``."""
+    if not text.startswith("{") or len(text) <= 14:
+        return text
+    parts = text[1:-1].split(", ")
+    if len(set(parts)) == 1 and "{" not in parts[0]:
+        return "{" + parts[0] + "}x" + str(len(parts))
+    return f"{{{text.count(', ') + 1} tensors}}" if "{" not in text[1:] else "{tensors}"
+
+
+def _narrow_kernel(k):
+    return (
+        k.replace(", pad ", " p").replace(", dil ", " d").replace(" transposed", " T")
+        .replace(" ceil", " c")
+    )  # fmt: skip
+
+
+def _narrow_table(s, depth, memory, weights_only, width):
+    """torchinfo-style plain text within ``width`` columns; notes become footnotes."""
+    notes, body = [], []
+    for r in s.rows:
+        if depth is not None and r.depth > depth:
+            continue
+        mark = ""
+        if r.note:
+            if r.note not in notes:
+                notes.append(r.note)
+            mark = f"[{notes.index(r.note) + 1}]"
+        n = r.weights if weights_only else r.params
+        cells = [r.path or "-", r.short or r.module, _narrow_output(r.output)]
+        cells += [_num(n), _si(r.mult_adds) if r.mult_adds else ""]
+        if memory:
+            cells.append(_si(r.activations) if r.activations else "")
+        cells += [_narrow_kernel(r.kernel), mark]
+        body.append(cells)
+    header = ["#", "module", "output", "weights" if weights_only else "params", "mult-adds"]
+    header += ["acts"] if memory else []
+    header += ["kernel", ""]
+    right = {3, 4, 5} if memory else {3, 4}
+    widths = [max(len(c) for c in col) for col in zip(header, *body)]
+    names, others = widths[1], sum(widths) - widths[1]
+    gap = 2 if others + names + 2 * (len(widths) - 1) <= width or names <= 12 else 1
+    # the module names give way (down to 12 characters), then the gaps
+    room = width - others - gap * (len(widths) - 1)
+    if gap == 1 and room < 12:
+        gap, room = 2, width - others - 2 * (len(widths) - 1)
+    widths[1] = min(names, max(12, room))
+    total = sum(widths) + gap * (len(widths) - 1)
+
+    def line(cells):
+        out = []
+        for i, (c, w) in enumerate(zip(cells, widths)):
+            if len(c) > w:
+                c = c[: w - 1] + "~"
+            out.append(c.rjust(w) if i in right else c.ljust(w))
+        return (" " * gap).join(out).rstrip()
+
+    rule = "=" * min(total, width)
+    lines = [rule, line(header), "-" * min(total, width)] + [line(b) for b in body] + [rule]
+    return "\n".join(lines + s.footer(weights_only, notes))
 
 
 def _ascii_table(header, body):
@@ -218,12 +352,13 @@ def summary(model: Module, input_shape, type_name=None) -> Summary:
     rows, seen_params = [], set()
 
     def visit(m, path, depth):
-        own = 0
+        own, biases = 0, 0
         for p in (m.parameters() or ([], []))[0] if not isinstance(m, Container) else []:
             key = B.view_key(p)
             if key not in seen_params:
                 seen_params.add(key)
                 own += p.size
+                biases += p.size if _is_bias(m, key) else 0
         shape = _shapes(m.output) if m.output is not None else ()
         acts = sum(a.size for a in _arrays(m.output)) // n
         kernel, note = _geometry_note(m, inputs.get(id(m)))
@@ -241,10 +376,12 @@ def summary(model: Module, input_shape, type_name=None) -> Summary:
                 note,
             )
         )
+        rows[-1].weights, rows[-1].short = own - biases, _short_name(name, kernel)
         for i, child in enumerate(getattr(m, "modules", None) or [], 1):
             visit(child, f"{path}.{i}" if path else str(i), depth + 1)
 
     visit(net, "", 0)
+    _container_totals(rows)
     for m in net.listModules():  # restore the class's methods on the clone
         m.__dict__.pop("updateOutput", None)
 
@@ -261,24 +398,55 @@ def summary(model: Module, input_shape, type_name=None) -> Summary:
 
     params = {id(p) for m in net.listModules() for p in _param_arrays(m)}
     outputs = list(_arrays(x)) + [a for m in net.listModules() for a in _arrays(m.output)]
+    grads = [a for m in net.listModules() for a in _arrays(m.gradInput)]
     buffers = [
         a
         for m in net.listModules()
         for k, v in vars(m).items()
-        if k != "output"
+        if k not in ("output", "gradInput")
         for a in _arrays(v)
         if id(a) not in params
     ]
+    # each storage counted once, in the first group that holds it (an in-place ReLU's
+    # output is its input's storage; a container's gradInput is its first child's)
+    act_b = nbytes(outputs)
+    grad_b = nbytes(outputs + grads) - act_b
+    work_b = nbytes(outputs + grads + buffers) - act_b - grad_b
+    weights = [p for m in net.listModules() for p in (m.parameters() or ([], []))[0]]
     totals = Summary(
         rows=rows,
         input=_shape_str(_shapes(x), True) if batched else _shape_str(_shapes(x), False),
-        params=sum(r.params for r in rows),
-        forward_bytes=nbytes(outputs) // n,
-        forward_backward_bytes=nbytes(outputs + buffers) // n,
-        mult_adds=sum(r.mult_adds for r in rows),
+        params=rows[0].params,
+        forward_bytes=act_b // n,
+        forward_backward_bytes=(act_b + grad_b + work_b) // n,
+        mult_adds=rows[0].mult_adds,
         type=ttype,
+        weights=rows[0].weights,
+        activation_bytes=act_b // n,
+        gradient_bytes=grad_b // n,
+        workspace_bytes=work_b // n,
+        parameter_bytes=nbytes(weights),
     )
     return totals
+
+
+def _is_bias(m, key):
+    bias = getattr(m, "bias", None)
+    return B.is_array(bias) and bias.size and B.view_key(bias) == key
+
+
+def _container_totals(rows):
+    """Containers (rows with rows below them) get the sums of their direct children,
+    which are themselves totals: the root row is the net's total."""
+    for i in range(len(rows) - 1, -1, -1):
+        r, kids, j = rows[i], [], i + 1
+        while j < len(rows) and rows[j].depth > r.depth:  # rows are in pre-order
+            kids += [rows[j]] if rows[j].depth == r.depth + 1 else []
+            j += 1
+        if kids:
+            r.params = r.params + sum(c.params for c in kids)
+            r.weights = r.weights + sum(c.weights for c in kids)
+            r.mult_adds = r.mult_adds + sum(c.mult_adds for c in kids)
 
 
 def _param_arrays(m):

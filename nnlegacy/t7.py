@@ -428,6 +428,20 @@ def _is_ascii(data: bytes) -> bool:
     return re.match(rb"\s*-?\d+\s", data[:32]) is not None
 
 
+def _refuse_non_torch(data):
+    """A Torch7 file starts with a type code 0..8, binary (4 bytes) or ASCII (a number)."""
+    data = bytes(data[:32])
+    binary = len(data) >= 4 and struct.unpack_from("<i", data, 0)[0] in range(0, 9)
+    text = re.match(rb"\s*([0-8])\s", data)
+    if not (binary or text):
+        shown = data[:16].decode("latin-1").encode("unicode_escape").decode()
+        raise T7Error(
+            "not a Torch7 file: it starts with "
+            + (f"'{shown}'" if data else "nothing (the file is empty)")
+            + ", where a file written by torch.save starts with a type code 0-8"
+        )
+
+
 class _deep_recursion:
     """Python frames enough for MAX_DEPTH nested Lua values (several frames a level)."""
 
@@ -445,6 +459,7 @@ def loads(
     """Deserialize Torch7 bytes (binary or ASCII); the options as for :func:`load`."""
     if unknown not in ("error", "object"):
         raise ValueError(f"unknown must be 'error' or 'object', got {unknown!r}")
+    _refuse_non_torch(data)
     reader = _Reader(
         bytes(data),
         _is_ascii(data),
