@@ -60,17 +60,28 @@ def test_strides_and_dropped_columns():
     assert filters.strides() == [(1, 5, 0), (2, 3, 0), (3, 2, 1)]
 
 
-def test_filters_png(tmp_path, capsys):
+def test_filters_png(tmp_path, capsys, monkeypatch):
     out = tmp_path / "filters.png"
     result = filters.main(["--out", str(out), "--digits", "3"])
     img = imread(out)
-    # 3 digits x 4 tiles of 28 pixels with 1-pixel gaps, 4 pixels per cell
-    assert img.shape[:2] == ((3 * 29 + 1) * 4, (4 * 29 + 1) * 4) == result["picture"]
+    assert img.shape[:2] == result["picture"]
     assert img[..., :3].std() > 0.1
     printed = capsys.readouterr().out
     assert "1) shrink: 3 0 0 1 10/3 4 4 16/3" in printed
     assert "2) pad with 0: 7/3 3 0 0 1 10/3 4 4 16/3 11/3" in printed
     assert "stride 3: output 2x2, floor sizing drops 1 edge column(s)" in printed
+    # titles on every column and row; the input and both blurs on one 0..1 grey scale
+    # (so the mean and the Gaussian can be compared), edge detection on a signed one
+    from nnlegacy import pictures
+
+    seen = {}
+    monkeypatch.setattr(pictures, "save_grid", lambda *a, **k: seen.update(k) or (1, 1))
+    filters.main(["--out", str(out), "--digits", "2"])
+    grey, edge = seen["scales"][0], seen["scales"][1]
+    assert seen["scales"][2] is grey and seen["scales"][3] is grey
+    assert (grey["vmin"], grey["vmax"]) == (0.0, 1.0) and edge["vmin"] == -edge["vmax"] > -99
+    assert seen["col_titles"][0] == "input" and seen["row_titles"] == ["digit 7", "digit 2"]
+    assert all(seen["col_titles"]) and seen["title"]
 
 
 def run_tool(*args):
@@ -94,32 +105,59 @@ def test_showfilters_trained_differs_from_fresh(tmp_path):
         r = run_tool(str(model), "--out", str(png), "--scale", "4")
         assert r.returncode == 0, r.stderr
         img = imread(png)[..., :3]
-        # layer 1: 6 tiles of 5x5 in a row; layer 2: 16 rows x 6 columns; gaps of 1,
-        # 2 below each section; 4 pixels per weight
-        assert img.shape[:2] == (((5 + 2) + 2 + (16 * 6 + 1) + 2) * 4, (6 * 6 + 1) * 4)
+        assert r.stdout == f"saved {png} ({img.shape[1]}x{img.shape[0]} pixels)\n"
         assert img.std() > 0.1
         pics.append(img)
-    assert np.abs(pics[0] - pics[1]).max() > 0.1
+    assert pics[0].shape == pics[1].shape and np.abs(pics[0] - pics[1]).max() > 0.1
     nn.setdefaulttensortype("torch.DoubleTensor")
+
+
+def test_showfilters_panels_titles_colour_and_cap():
+    from nnlegacy.cli.showfilters import filter_panels
+
+    lenet = filter_panels(lenet5.build())
+    assert lenet[0]["title"].startswith("layer 1: nn.SpatialConvolution(1 -> 6, 5x5)")
+    assert "all 6 filters" in lenet[0]["title"] and lenet[0]["image"].ndim == 2
+    assert "rows: all 16 output planes, columns: all 6 input planes" in lenet[1]["title"]
+    assert lenet[1]["vmin"] == -lenet[1]["vmax"]  # one scale for the layer, 0 in the middle
+    net = (
+        nn.Sequential()
+        .add(nn.SpatialConvolution(3, 8, 3, 3))
+        .add(nn.SpatialConvolution(8, 40, 3, 3))
+    )
+    rgb, deep = filter_panels(net, max_planes=5)
+    assert rgb["image"].shape == (3 + 2, 8 * 4 + 1, 3)  # 8 filters in colour in one row
+    assert 0 <= np.nanmin(rgb["image"]) and np.nanmax(rgb["image"]) <= 1
+    assert "rows: 5 of 40 output planes, columns: 5 of 8 input planes" in deep["title"]
+    assert deep["image"].shape == (5 * 4 + 1, 5 * 4 + 1)
 
 
 def test_showfilters_errors(tmp_path):
     r = run_tool(str(tmp_path / "missing.t7"))
     assert (
-        r.returncode == 2 and r.stderr.startswith("showfilters: ") and "Traceback" not in r.stderr
+        r.returncode == 2 and r.stderr == f"showfilters: no such file: {tmp_path / 'missing.t7'}\n"
     )
     nn.save(tmp_path / "nope.t7", nn.Sequential().add(nn.Linear(2, 2)))
     r = run_tool(str(tmp_path / "nope.t7"), "--out", str(tmp_path / "x.png"))
     assert r.returncode == 2 and "has no SpatialConvolution" in r.stderr
+    r = run_tool(str(tmp_path / "nope.t7"), "--out", "/no/such/dir/x.png")
+    assert (
+        r.stderr
+        == "showfilters: --out /no/such/dir/x.png: the folder /no/such/dir does not exist\n"
+    )
+    r = run_tool(str(tmp_path), "--out", str(tmp_path / "x.png"))
+    assert r.returncode == 2 and "is a folder" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_training_curves_png(tmp_path):
     out = tmp_path / "curves.png"
     from nnlegacy.pictures import save_curves
 
-    assert save_curves({"loss": [0.5, 0.2, 0.1], "accuracy": [0.9, 0.95, 0.97]}, out) == (300, 800)
+    size = save_curves(
+        {"loss": [0.5, 0.2, 0.1], "accuracy": [0.9, 0.95, 0.97]}, out, title="optim.sgd, lr 0.05"
+    )
     img = imread(out)
-    assert img.shape[:2] == (300, 800) and img[..., :3].std() > 0.05
+    assert img.shape[:2] == size == (330, 800) and img[..., :3].std() > 0.05
 
 
 def test_without_matplotlib_says_how_to_install(monkeypatch):

@@ -109,7 +109,9 @@ def test_shared_weights_counted_once():
     b = a.clone("weight", "bias", "gradWeight", "gradBias")
     net = nn.Sequential().add(a).add(b)
     s = nn.summary(net, (10,))
-    assert s.params == 110 and [r.params for r in s.rows] == [0, 110, 0]
+    # the root row carries the total; the second Linear's shared storages count once
+    assert s.params == 110 and [r.params for r in s.rows] == [110, 110, 0]
+    assert s.weights == 100 and [r.weights for r in s.rows] == [100, 100, 0]
 
 
 def test_no_side_effects():
@@ -176,9 +178,12 @@ def test_bad_input_one_line_error(args, message):
 def test_csv_format():
     r = printshape("lenet5", "--input", "1x32x32", "--format", "csv")
     lines = r.stdout.splitlines()
-    assert lines[0] == "path,depth,module,output,params,activations,mult_adds,kernel,note"
-    assert lines[2].startswith(
-        '1,1,"nn.SpatialConvolution(1 -> 6, 5x5)",6x28x28,156,4704,117600,5x5/1'
+    assert lines[0] == (
+        "path,depth,module,output,params,activations,mult_adds,kernel,note,weights,short"
+    )
+    assert lines[1] == ",0,nn.Sequential,10,61706,10,416520,,,61470,Sequential"
+    assert lines[2] == (
+        '1,1,"nn.SpatialConvolution(1 -> 6, 5x5)",6x28x28,156,4704,117600,5x5/1,,150,Conv(1->6)'
     )
 
 
@@ -187,7 +192,7 @@ def test_parameters_of_a_flattened_net_all_counted():
     net = nn.Sequential().add(nn.Linear(4, 3)).add(nn.Linear(3, 2))
     net.getParameters()
     s = nn.summary(net, (4,))
-    assert s.params == 15 + 8 and [r.params for r in s.rows] == [0, 15, 8]
+    assert s.params == 15 + 8 and [r.params for r in s.rows] == [23, 15, 8]
 
 
 def test_t7_model_file(tmp_path):
