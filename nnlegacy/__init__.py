@@ -10,6 +10,7 @@ from . import (
     containers,
     convolution,
     criterion,
+    criterion_margin,
     dropout,
     linear,
     normalization,
@@ -28,6 +29,7 @@ from .backend import (
 from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
+from .criterion_margin import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
@@ -51,6 +53,7 @@ _FAMILIES = (
     shape,
     table,
     criterion,
+    criterion_margin,
 )
 
 __all__ = [

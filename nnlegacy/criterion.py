@@ -67,9 +67,16 @@ def _weights_1d(weights, typ):
     return B.convert(weights, typ)
 
 
-def _class_targets(crit, target, n: int, n_classes: int, ignore=None):
+_NLL_ASSERTS = (
+    "Assertion `THIndexTensor_(size)(target, 0) == batch_size' failed.",
+    "Assertion `cur_target >= 0 && cur_target < n_classes' failed.",
+)
+
+
+def _class_targets(crit, target, n: int, n_classes: int, ignore=None, lua=_NLL_ASSERTS):
     """1-based class targets as a host int64 array of ``n`` values, checked as THNN
-    asserts them, with the value reported as given (never a wrapped-around int64)."""
+    checks them (``lua``: its size and range messages), with a bad value reported as
+    given (never as a wrapped-around int64)."""
     name = _cname(crit)
     if isinstance(target, numbers.Real) and not isinstance(target, bool):
         t = np.array([target], dtype=np.float64 if isinstance(target, float) else np.int64)
@@ -81,10 +88,7 @@ def _class_targets(crit, target, n: int, n_classes: int, ignore=None):
     if t.dtype.kind not in "iuf":
         raise TypeError(f"{name}: class targets must be numbers, got an array of {t.dtype}")
     if t.size != n:
-        raise ValueError(
-            f"{name}: expected {n} target(s), got {t.size}; "
-            "Torch: Assertion `THIndexTensor_(size)(target, 0) == batch_size' failed."
-        )
+        raise ValueError(f"{name}: expected {n} target(s), got {t.size}; Torch: {lua[0]}")
     if t.dtype.kind == "f":
         bad = ~np.isfinite(t) | (t != np.round(t))
         if bad.any():
@@ -97,8 +101,7 @@ def _class_targets(crit, target, n: int, n_classes: int, ignore=None):
         first = t[out][0]
         hint = " (class targets are 1-based, as in Lua)" if first == 0 else ""
         raise ValueError(
-            f"{name}: target {_num(first)} is out of range 1..{n_classes}{hint}; "
-            "Torch: Assertion `cur_target >= 0 && cur_target < n_classes' failed."
+            f"{name}: target {_num(first)} is out of range 1..{n_classes}{hint}; Torch: {lua[1]}"
         )
     return np.where(ignored, 0, t).astype(np.int64), ignored
 
