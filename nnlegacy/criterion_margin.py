@@ -184,11 +184,9 @@ class MultiLabelMarginCriterion(Criterion):
         t = np.asarray(B.to_numpy(target)).reshape(n, dim)
         if t.dtype.kind not in "iuf":
             raise TypeError(f"MultiLabelMarginCriterion: targets of {t.dtype}")
-        bad = (
-            (t < 0) | (t > dim) | (t != np.round(t)) if t.dtype.kind == "f" else (t < 0) | (t > dim)
-        )
+        bad = (t < 0) | (t > dim)
         if t.dtype.kind == "f":
-            bad |= ~np.isfinite(t)
+            bad |= ~np.isfinite(t) | (t != np.round(t))
         if bad.any():
             raise ValueError(
                 f"MultiLabelMarginCriterion: target out of range: {_num(t[bad][0])} "
