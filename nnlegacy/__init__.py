@@ -10,6 +10,7 @@ from . import (
     containers,
     convolution,
     criterion,
+    criterion_distance,
     criterion_margin,
     dropout,
     linear,
@@ -29,6 +30,7 @@ from .backend import (
 from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
+from .criterion_distance import *  # noqa: F403
 from .criterion_margin import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
@@ -53,6 +55,7 @@ _FAMILIES = (
     shape,
     table,
     criterion,
+    criterion_distance,
     criterion_margin,
 )
 
