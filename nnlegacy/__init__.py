@@ -12,6 +12,7 @@ from . import (
     criterion,
     criterion_distance,
     criterion_margin,
+    criterion_table,
     dropout,
     linear,
     normalization,
@@ -32,6 +33,7 @@ from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .criterion_distance import *  # noqa: F403
 from .criterion_margin import *  # noqa: F403
+from .criterion_table import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
@@ -57,6 +59,7 @@ _FAMILIES = (
     criterion,
     criterion_distance,
     criterion_margin,
+    criterion_table,
 )
 
 __all__ = [
