@@ -140,7 +140,7 @@ class CosineEmbeddingCriterion(Criterion):
 
     def updateGradInput(self, input, y):
         x1, x2, y, w1, w22, w32, w, out = self._prepare(input, y)
-        scale = ((out > 0) * xp_where_sign(y))[:, None]
+        scale = ((out > 0) * _cos_sign(y))[:, None]
         if self.sizeAverage:
             scale = scale / y.shape[0]
         g1 = (x2 - w1 * w22 * x1) * w * scale
@@ -150,7 +150,7 @@ class CosineEmbeddingCriterion(Criterion):
         return self.gradInput
 
 
-def xp_where_sign(y):
+def _cos_sign(y):
     """-1 where ``y == 1`` (the loss is ``1 - cos``), else +1."""
     return 1 - 2 * (y == 1)
 
@@ -335,11 +335,8 @@ class MultiCriterion(Criterion):
         self.weights = []
 
     def _after_load(self):
-        self.weights = (
-            [float(w) for w in B.to_numpy(self.weights).reshape(-1)]
-            if B.is_array(self.weights)
-            else list(self.weights)
-        )
+        w = self.weights  # a DoubleStorage in the file
+        self.weights = [float(v) for v in (B.to_numpy(w).reshape(-1) if B.is_array(w) else w)]
 
     def _lua_fields(self, fields):
         fields["weights"] = LuaStorage(self.weights, "Double")
