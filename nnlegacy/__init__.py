@@ -23,6 +23,7 @@ from . import (
 )
 from .activation import *  # noqa: F403
 from .backend import (
+    generator,
     getdefaulttensortype,
     has_cuda,
     manualSeed,
@@ -41,7 +42,7 @@ from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .summary import summary
-from .t7 import T7Error, load, save
+from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
 
 __version__ = "0.1.0"
@@ -66,6 +67,7 @@ __all__ = [
     "Module", "Criterion",
     *(name for family in _FAMILIES for name in family.__all__),
     # tensor types and randomness
-    "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
-    "optim", "summary", "load", "save", "T7Error",
+    "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "generator", "has_cuda",
+    "torch_type",
+    "optim", "summary", "load", "save", "T7Error", "LuaObject",
 ]  # fmt: skip

@@ -358,13 +358,12 @@ class BCECriterion(Criterion):
 
     EPS = 1e-12
 
+    weights = None  # Lua writes no field for a nil weights
+
     def __init__(self, weights=None, sizeAverage=True):
         super().__init__()
         self.weights = _weights_1d(weights, self._type)
         self.sizeAverage = sizeAverage
-
-    def _after_load(self):
-        self.__dict__.setdefault("weights", None)
 
     def _prepare(self, input, target):
         self._check_input(input)

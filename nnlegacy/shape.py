@@ -134,8 +134,9 @@ class Reshape(Module):
             shape = (input.shape[0], *self.size)
         if x.size != _prod(shape):
             raise ValueError(
-                f"{self._name()}: cannot reshape input of shape "
-                f"{'x'.join(str(d) for d in input.shape)} to {'x'.join(str(d) for d in shape)}"
+                f"{self._name()}: Wrong size for view. Input size: "
+                f"{'x'.join(str(d) for d in input.shape)}. Output size: "
+                f"{'x'.join(str(d) for d in shape)}"
             )
         self.output = x.reshape(shape)
         return self.output
@@ -194,7 +195,13 @@ class SpatialZeroPadding(Module):
     Shape: ``(.., C, H, W)`` -> ``(.., C, H + pad_t + pad_b, W + pad_l + pad_r)``.
     """
 
-    def __init__(self, pad_l, pad_r=None, pad_t=None, pad_b=None):
+    def __init__(
+        self,
+        pad_l: int,
+        pad_r: int | None = None,
+        pad_t: int | None = None,
+        pad_b: int | None = None,
+    ):
         super().__init__()
         self.pad_l = pad_l
         self.pad_r = pad_l if pad_r is None else pad_r
@@ -265,7 +272,7 @@ class Narrow(_Slice):
     Shape: the input with ``size(dimension)`` replaced by ``length``.
     """
 
-    def __init__(self, dimension=None, offset=None, length=1):
+    def __init__(self, dimension: int | None = None, offset: int | None = None, length: int = 1):
         super().__init__()
         if dimension is None or offset is None:
             raise TypeError("nn.Narrow(dimension, offset, length)")
@@ -303,7 +310,7 @@ class Select(_Slice):
     Shape: the input without dimension ``dimension``.
     """
 
-    def __init__(self, dimension, index):
+    def __init__(self, dimension: int, index: int):
         super().__init__()
         self.dimension, self.index = dimension, index
 
