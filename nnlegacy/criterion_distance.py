@@ -118,6 +118,8 @@ class WeightedMSECriterion(MSECriterion):
         if not B.is_array(w):
             raise TypeError(f"WeightedMSECriterion: w should be an array, got {type(w).__name__}")
         self.weight = B.convert(w, self._type).copy()
+        xp, dtype = B.xp_dtype(self._type)
+        self.buffer = xp.empty(0, dtype)  # older Lua versions resize it without creating it
 
     def _scaled(self, input, target):
         y = _pair(self, input, target)
