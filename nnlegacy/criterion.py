@@ -279,6 +279,11 @@ class CrossEntropyCriterion(Criterion):
         self.sizeAverage = self.nll.sizeAverage
         self.oldSizeAverage = self.sizeAverage
 
+    def _after_load(self):
+        # older nn versions kept sizeAverage on the inner nll only
+        self.__dict__.setdefault("sizeAverage", self.nll.sizeAverage)
+        self.__dict__.setdefault("oldSizeAverage", self.sizeAverage)
+
     def _squeeze(self, input, target):
         self._check_input(input)
         _nonempty(self, input)

@@ -95,6 +95,7 @@ class CosineEmbeddingCriterion(Criterion):
     ``nn.CosineEmbeddingCriterion(margin=0)``; ``cos`` uses squared norms plus 1e-12,
     as Lua's; the sum is divided by the batch size when ``sizeAverage`` (a field,
     default true). Shape: input ``{x1, x2}`` of ``(D)`` or ``(N, D)``; ``y`` ``N`` labels.
+    Differences from Torch7: a number ``y`` is taken as one label (Lua needs a tensor).
     """
 
     EPS = 1e-12
