@@ -284,7 +284,13 @@ class _Reader:
                 )
             obj = LuaObject(cls, {})
             self.memo[index] = obj
-            fields = self.object()
+            try:
+                fields = self.object()
+            except T7Error as e:
+                raise T7Error(
+                    f"class {cls!r} (at byte offset {at}) is not written as a table of "
+                    f"fields (a custom write() format nnlegacy cannot read): {e}"
+                ) from None
             if isinstance(fields, dict):
                 obj.__dict__["fields"] = fields
             elif isinstance(fields, list):
