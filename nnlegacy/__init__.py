@@ -14,10 +14,13 @@ from . import (
     criterion_margin,
     criterion_table,
     dropout,
+    indexing,
+    layout,
     linear,
     normalization,
     optim,
     pooling,
+    reduction,
     shape,
     table,
 )
@@ -36,10 +39,13 @@ from .criterion_distance import *  # noqa: F403
 from .criterion_margin import *  # noqa: F403
 from .criterion_table import *  # noqa: F403
 from .dropout import *  # noqa: F403
+from .indexing import *  # noqa: F403
+from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
@@ -56,6 +62,9 @@ _FAMILIES = (
     dropout,
     activation,
     shape,
+    layout,
+    indexing,
+    reduction,
     table,
     criterion,
     criterion_distance,
