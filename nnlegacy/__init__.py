@@ -12,6 +12,9 @@ from . import (
     containers,
     convolution,
     criterion,
+    criterion_distance,
+    criterion_margin,
+    criterion_table,
     distance,
     dropout,
     indexing,
@@ -40,6 +43,9 @@ from .backend import (
 from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
+from .criterion_distance import *  # noqa: F403
+from .criterion_margin import *  # noqa: F403
+from .criterion_table import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .indexing import *  # noqa: F403
@@ -79,6 +85,9 @@ _FAMILIES = (
     reduction,
     table,
     criterion,
+    criterion_distance,
+    criterion_margin,
+    criterion_table,
 )
 
 __all__ = [
