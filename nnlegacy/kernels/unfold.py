@@ -134,3 +134,52 @@ def conv_weight_grads(gradOutput, cols, g: Unfold, with_bias=True):
         gw = xp.tensordot(go, cols, axes=([0, 2], [0, 2]))
     gb = go.sum(axis=(0, 2)) if with_bias else None
     return gw, gb
+
+
+# --- depthwise: each input plane convolved with its own M kernels -------------------------
+def depthwise_forward(x, w3, g: Unfold):
+    """``(N, C, M, prod(out))`` for kernels ``w3`` of shape ``(C, M, prod(k))``, and the
+    columns as ``(N, C, prod(k), prod(out))``: one batched GEMM per call."""
+    xp = get_array_module(x)
+    cols = unfold(x, g).reshape(g.n, g.c, g.ksize, g.positions)
+    return xp.matmul(w3, cols), cols
+
+
+def depthwise_backward_input(gradOutput4, w3, g: Unfold):
+    """gradInput from gradOutput as ``(N, C, M, prod(out))``."""
+    xp = get_array_module(gradOutput4)
+    gcols = xp.matmul(w3.transpose(0, 2, 1), gradOutput4)
+    return fold(gcols.reshape(g.cols_shape), g)
+
+
+def depthwise_weight_grads(gradOutput4, cols4):
+    """dL/dw3 as ``(C, M, prod(k))`` for one batch; the caller accumulates."""
+    xp = get_array_module(gradOutput4)
+    return xp.matmul(gradOutput4, cols4.transpose(0, 1, 3, 2)).sum(axis=0)
+
+
+# --- transposed ("full") convolution: the adjoint of unfold + GEMM ---------------------------
+def full_conv_forward(x, weight2d, bias, g: Unfold):
+    """Output ``(N, O, *g.size)`` of the transposed convolution whose input ``x`` is
+    ``(N, C, *g.out)`` and ``weight2d`` is ``(C, O*prod(k))``; ``g`` is the geometry of the
+    convolution it is the adjoint of (its input is our output)."""
+    xp = get_array_module(x)
+    cols = xp.matmul(weight2d.T, x.reshape(g.n, weight2d.shape[0], g.positions))
+    out = fold(cols, g)
+    if bias is not None:
+        out += bias.reshape((1, -1) + (1,) * len(g.size))
+    return out
+
+
+def full_conv_backward_input(gradOutput, weight2d, g: Unfold):
+    """(gradInput as ``(N, C, positions)``, the columns of gradOutput)."""
+    xp = get_array_module(gradOutput)
+    cols = unfold(gradOutput, g)
+    return xp.matmul(weight2d, cols), cols
+
+
+def full_conv_weight_grads(x, cols, g: Unfold):
+    """dL/dweight as ``(C, O*prod(k))`` from the input and gradOutput's columns."""
+    xp = get_array_module(x)
+    x3 = x.reshape(g.n, -1, g.positions)
+    return xp.matmul(x3, cols.transpose(0, 2, 1)).sum(axis=0)
