@@ -329,10 +329,20 @@ class _FullConvolution(_WeightBias, Module):
     def _fan_in(self):
         return self.nInputPlane * math.prod(self._dims()[0])
 
+    def _adj(self, input):
+        """``(input, adj)``; a table ``{input, target}`` sets adj from the target's size,
+        as Lua's calculateAdj: ``(t + 2*pad - k) % d``."""
+        k, d, pad, adj = self._dims()
+        if isinstance(input, (list, tuple)):
+            sizes = input[1].shape[-self._nd :]
+            return input[0], tuple((t + 2 * p - kk) % s for t, p, kk, s in zip(sizes, pad, k, d))
+        return input, adj
+
     def _geometry(self, input):
         """The input as a batch and the geometry of the convolution this is the adjoint of."""
+        input, adj = self._adj(input)
         self._check_input_dims(input)
-        k, d, pad, adj = self._dims()
+        k, d, pad, _ = self._dims()
         sizes = input.shape[-self._nd :]
         out = tuple((i - 1) * s - 2 * p + kk + a for i, s, p, kk, a in zip(sizes, d, pad, k, adj))
         if min(out) < 1:
@@ -346,12 +356,13 @@ class _FullConvolution(_WeightBias, Module):
     def updateOutput(self, input):
         x, g = self._geometry(input)
         out = KU.full_conv_forward(x, self._w2d(), self.bias, g)
-        self.output = out if input.ndim == x.ndim else out[0]
+        self.output = out if self._adj(input)[0].ndim == x.ndim else out[0]
         return self.output
 
     def _grad(self, input, gradOutput):
         x, g = self._geometry(input)
-        self._check_grad(gradOutput, input.shape[: input.ndim - self._nd - 1] + g.input_shape[1:])
+        lead = self._adj(input)[0].shape[: -self._nd - 1]
+        self._check_grad(gradOutput, lead + g.input_shape[1:])
         go = gradOutput if gradOutput.ndim == x.ndim else gradOutput[None]
         return x, g, go
 
@@ -360,7 +371,10 @@ class _FullConvolution(_WeightBias, Module):
             return None
         x, g, go = self._grad(input, gradOutput)
         gi, _ = KU.full_conv_backward_input(go, self._w2d(), g)
-        self.gradInput = gi.reshape(input.shape)
+        gi = gi.reshape(self._adj(input)[0].shape)
+        if isinstance(input, (list, tuple)):  # the target gets a zero gradient
+            gi = [gi, B.get_array_module(gi).zeros_like(input[1])]
+        self.gradInput = gi
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
@@ -377,8 +391,9 @@ class SpatialFullConvolution(_FullConvolution):
     ``nn.SpatialFullConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0,
     padH=0, adjW=0, adjH=0)``; ``weight`` is ``nInputPlane x nOutputPlane x kH x kW``.
     Shape: ``(.., nInputPlane, H, W)`` -> ``(.., nOutputPlane, oH, oW)`` with
-    ``oH = (H - 1) * dH - 2 * padH + kH + adjH``. It is the adjoint of SpatialConvolution:
-    forward is a GEMM then col2im, the input gradient im2col then a GEMM.
+    ``oH = (H - 1) * dH - 2 * padH + kH + adjH``; a table ``{input, target}`` takes adj
+    from the target's size. It is the adjoint of SpatialConvolution: forward is a GEMM then
+    col2im, the input gradient im2col then a GEMM.
     """
 
     def __init__(

@@ -197,6 +197,8 @@ class BCECriterion(Criterion):
 
     EPS = 1e-12
 
+    weights = None  # Lua writes no field for a nil weights
+
     def __init__(self, weights=None, sizeAverage=True):
         super().__init__()
         if weights is not None:
