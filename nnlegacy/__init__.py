@@ -9,6 +9,7 @@ from . import (
     activation,
     containers,
     convolution,
+    convolution_volumetric,
     criterion,
     dropout,
     linear,
@@ -27,6 +28,7 @@ from .backend import (
 )
 from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
+from .convolution_volumetric import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
@@ -44,6 +46,7 @@ _FAMILIES = (
     containers,
     linear,
     convolution,
+    convolution_volumetric,
     pooling,
     normalization,
     dropout,
