@@ -9,6 +9,9 @@ from . import (
     activation,
     containers,
     convolution,
+    convolution_map,
+    convolution_spatial,
+    convolution_temporal,
     convolution_volumetric,
     criterion,
     dropout,
@@ -18,6 +21,7 @@ from . import (
     pooling,
     shape,
     table,
+    tables,
 )
 from .activation import *  # noqa: F403
 from .backend import (
@@ -28,6 +32,9 @@ from .backend import (
 )
 from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
+from .convolution_map import *  # noqa: F403
+from .convolution_spatial import *  # noqa: F403
+from .convolution_temporal import *  # noqa: F403
 from .convolution_volumetric import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .dropout import *  # noqa: F403
@@ -46,6 +53,9 @@ _FAMILIES = (
     containers,
     linear,
     convolution,
+    convolution_spatial,
+    convolution_map,
+    convolution_temporal,
     convolution_volumetric,
     pooling,
     normalization,
@@ -61,5 +71,5 @@ __all__ = [
     *(name for family in _FAMILIES for name in family.__all__),
     # tensor types and randomness
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
-    "optim", "summary", "load", "save", "T7Error", "LuaObject",
+    "optim", "summary", "tables", "load", "save", "T7Error", "LuaObject",
 ]  # fmt: skip

@@ -32,18 +32,6 @@ def _check_planes(module, input):
         )
 
 
-def check_dims(module, input, nd: int, planes_dim_msg=None):
-    """THNN's input checks for a convolution over ``nd`` dimensions: the array type, the
-    rank (``nd+1``, or ``nd+2`` in batch mode) and the number of input planes."""
-    module._check_input(input)
-    if input.ndim not in (nd + 1, nd + 2):
-        raise ValueError(
-            f"{nd + 1}D or {nd + 2}D (batch mode) tensor expected for input, "
-            f"but got: {_size_desc(input.shape)}"
-        )
-    check_planes(input, input.ndim - nd - 1, module.nInputPlane)
-
-
 def check_planes(input, dim: int, n: int):
     """THNN_CHECK_DIM_SIZE on the planes (0-based ``dim``, as Torch prints it)."""
     if input.shape[dim] != n:
@@ -58,6 +46,12 @@ def too_small(n_in, sizes, n_out, out, sep=" x "):
         f"Given input size: ({sep.join(str(v) for v in (n_in, *sizes))}). Calculated output "
         f"size: ({sep.join(str(v) for v in (n_out, *out))}). Output size is too small"
     )
+
+
+def stride_pad_text(dW, dH, padW, padH):
+    """The ``, dW,dH`` and ``, padW,padH`` parts of Lua's spatial print-outs."""
+    s = f", {dW},{dH}" if dW != 1 or dH != 1 or padW != 0 or padH != 0 else ""
+    return s + (f", {padW},{padH}" if padW != 0 or padH != 0 else "")
 
 
 def _check_kernel_stride(kW, kH, dW, dH):
