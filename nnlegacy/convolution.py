@@ -205,19 +205,19 @@ class _UnfoldConvolution:
 
     _nd = 2
 
-    def _geometry(self, x):
+    def _unfold(self, x):
         return KU.Unfold(x.shape, *self._dims())
 
     def updateOutput(self, input):
         x = self._check(input)
         w = self.weight.reshape(self.nOutputPlane, -1)
-        out, self.finput = KU.conv_forward(x, w, self.bias, self._geometry(x))
+        out, self.finput = KU.conv_forward(x, w, self.bias, self._unfold(x))
         self.output = out if input.ndim == x.ndim else out[0]
         return self.output
 
     def _batch_grad(self, input, gradOutput):
         x = self._check(input)
-        g = self._geometry(x)
+        g = self._unfold(x)
         lead = input.shape[: input.ndim - self._nd - 1]
         self._check_grad(gradOutput, lead + (self.nOutputPlane, *g.out))
         return x, g, gradOutput if gradOutput.ndim == x.ndim else gradOutput[None]

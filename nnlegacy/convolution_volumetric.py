@@ -107,7 +107,7 @@ class VolumetricConvolution(_UnfoldConvolution, _WeightBias, Module):
         _check_rank(self, input)
         _check_kernel_stride(self.kT, self.kW, self.kH, self.dT, self.dW, self.dH)
         x = input if input.ndim == 5 else input[None]
-        g = self._geometry(x)
+        g = self._unfold(x)
         if min(g.out) < 1:
             raise too_small(x.shape[1], g.size, self.nOutputPlane, g.out, sep="x")
         self._check_planes(x, g)
