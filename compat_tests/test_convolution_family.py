@@ -579,3 +579,49 @@ def test_dilated_is_a_spatial_convolution_and_round_trips_through_t7(tmp_path):
     nn.save(tmp_path / "v.t7", v)
     x = np.random.randn(2, 2, 3, 3)
     np.testing.assert_allclose(nn.load(tmp_path / "v.t7").forward(x), v.forward(x))
+
+
+# --- printshape (nnlegacy.summary) ---------------------------------------------------------
+def _rows(net, shape):
+    return [
+        (r.output, r.params, r.mult_adds, r.kernel, r.note) for r in nn.summary(net, shape).rows[1:]
+    ]
+
+
+def test_summary_knows_the_family():
+    net = (
+        nn.Sequential()
+        .add(nn.SpatialDilatedConvolution(3, 8, 3, 3, 2, 2, 1, 1, 2, 2))
+        .add(nn.SpatialDepthWiseConvolution(8, 2, 3, 3))
+        .add(nn.SpatialSubSampling(16, 2, 2, 2, 2))
+        .add(nn.SpatialConvolutionMap(nn.tables.random(16, 4, 2), 2, 2))
+        .add(nn.SpatialFullConvolution(4, 2, 3, 3, 2, 2))
+    )
+    assert _rows(net, (3, 17, 16)) == [
+        # (17+2-5)//2+1 = 8 rows, (16+2-5)//2+1 = 7 cols; 12+5 = 17 of 18 padded cols used
+        ("8x8x7", 224, 8 * 56 * 3 * 9, "3x3/2, pad 1, dil 2", "floor drops 1 col of the input"),
+        ("16x6x5", 160, 16 * 30 * 9, "3x3/1", ""),
+        ("16x3x2", 32, 16 * 6 * 4, "2x2/2", "floor drops 1 col of the input"),
+        ("4x2x1", 8 * 4 + 4, 8 * 2 * 4, "2x2/1", ""),
+        ("2x5x3", 74, 4 * 2 * 9 * 2, "3x3/2 transposed", ""),
+    ]
+    vol = (
+        nn.Sequential()
+        .add(nn.VolumetricConvolution(2, 4, 3, 3, 3, 2, 2, 2))
+        .add(nn.VolumetricFullConvolution(4, 2, 2, 2, 2, 2, 2, 2))
+    )
+    assert _rows(vol, (2, 8, 9, 9)) == [
+        ("4x3x4x4", 220, 4 * 48 * 2 * 27, "3x3x3/2", "floor drops 1 frame of the input"),
+        ("2x6x8x8", 66, 4 * 2 * 8 * 48, "2x2x2/2 transposed", ""),
+    ]
+    seq = (
+        nn.Sequential()
+        .add(nn.TemporalConvolution(5, 6, 3, 2))
+        .add(nn.TemporalRowConvolution(6, 2))
+        .add(nn.TemporalSubSampling(6, 2, 2))
+    )
+    assert _rows(seq, (10, 5)) == [
+        ("4x6", 96, 4 * 5 * 6 * 3, "3/2", "floor drops 1 frame of the input"),
+        ("3x6", 18, 3 * 6 * 2, "2/1", ""),
+        ("1x6", 12, 6 * 2, "2/2", "floor drops 1 frame of the input"),
+    ]
