@@ -7,6 +7,8 @@ its modules in its own ``__all__``; a new family file is one more line here and 
 
 from . import (
     activation,
+    activation2,
+    arithmetic,
     containers,
     convolution,
     convolution_map,
@@ -14,17 +16,27 @@ from . import (
     convolution_temporal,
     convolution_volumetric,
     criterion,
+    distance,
     dropout,
+    indexing,
+    layout,
     linear,
+    lookup,
+    misc,
     normalization,
     optim,
     pooling,
+    reduction,
     shape,
+    sparse,
     table,
     tables,
 )
 from .activation import *  # noqa: F403
+from .activation2 import *  # noqa: F403
+from .arithmetic import *  # noqa: F403
 from .backend import (
+    generator,
     getdefaulttensortype,
     has_cuda,
     manualSeed,
@@ -37,12 +49,19 @@ from .convolution_spatial import *  # noqa: F403
 from .convolution_temporal import *  # noqa: F403
 from .convolution_volumetric import *  # noqa: F403
 from .criterion import *  # noqa: F403
+from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
+from .indexing import *  # noqa: F403
+from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .lookup import *  # noqa: F403
+from .misc import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
+from .sparse import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
@@ -52,6 +71,9 @@ __version__ = "0.1.0"
 _FAMILIES = (
     containers,
     linear,
+    lookup,
+    sparse,
+    distance,
     convolution,
     convolution_spatial,
     convolution_map,
@@ -61,7 +83,13 @@ _FAMILIES = (
     normalization,
     dropout,
     activation,
+    activation2,
+    arithmetic,
+    misc,
     shape,
+    layout,
+    indexing,
+    reduction,
     table,
     criterion,
 )
@@ -70,6 +98,7 @@ __all__ = [
     "Module", "Criterion",
     *(name for family in _FAMILIES for name in family.__all__),
     # tensor types and randomness
-    "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
+    "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "generator", "has_cuda",
+    "torch_type",
     "optim", "summary", "tables", "load", "save", "T7Error", "LuaObject",
 ]  # fmt: skip

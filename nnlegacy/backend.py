@@ -130,7 +130,8 @@ def getdefaulttensortype() -> str:
 
 
 def manualSeed(seed: int) -> None:  # noqa: N802 - Torch's name
-    """Seed weight initialisation and dropout, on the CPU and (if present) the GPU."""
+    """Seed everything nnlegacy draws from: weight initialisation, dropout and every
+    other stochastic module, on the CPU (:func:`generator`) and, if present, the GPU."""
     global _cpu_rng
     _cpu_rng = np.random.Generator(np.random.MT19937(int(seed)))
     if _load_cupy() is not None:
@@ -138,6 +139,16 @@ def manualSeed(seed: int) -> None:  # noqa: N802 - Torch's name
 
 
 def cpu_rng() -> np.random.Generator:
+    return _cpu_rng
+
+
+def generator() -> np.random.Generator:
+    """The NumPy Generator nnlegacy draws from on the CPU, reseeded by :func:`manualSeed`.
+
+    A ported ``torch.randn(3)`` is ``nnlegacy.generator().standard_normal(3)``: the same
+    stream as the modules' initialisation and noise (MT19937 seeded with the seed), but
+    not Torch's numbers, which come from other algorithms.
+    """
     return _cpu_rng
 
 
@@ -159,6 +170,28 @@ def bernoulli(xp, p: float, shape, dtype):
     if xp is np:
         return (_cpu_rng.random(shape) < p).astype(dtype)
     return (xp.random.random_sample(shape) < p).astype(dtype)
+
+
+def index_add_(target, index, values):
+    """``target[index] += values`` with repeated indices accumulated, in index order
+    (``np.add.at``; ``cupyx.scatter_add`` on the GPU). ``index`` may be a tuple."""
+    if get_array_module(target) is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+    return target
+
+
+def normal_(arr, mean: float = 0.0, std: float = 1.0):
+    """Fill ``arr`` in place with N(mean, std^2), as tensor:normal(mean, std)."""
+    vals = _cpu_rng.standard_normal(arr.shape) * std + mean
+    if get_array_module(arr) is not np:
+        arr[...] = _cupy.asarray(vals, dtype=arr.dtype)
+    else:
+        arr[...] = vals
+    return arr
 
 
 def to_numpy(x):

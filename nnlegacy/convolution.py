@@ -72,7 +72,17 @@ class SpatialConvolution(_WeightBias, Module):
 
     _weight_2d = False
 
-    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=None):
+    def __init__(
+        self,
+        nInputPlane: int,
+        nOutputPlane: int,
+        kW: int,
+        kH: int,
+        dW: int = 1,
+        dH: int = 1,
+        padW: int = 0,
+        padH: int | None = None,
+    ):
         super().__init__()
         padH = padW if padH is None else padH
         _check_kernel_stride(kW, kH, dW, dH)
