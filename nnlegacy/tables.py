@@ -35,7 +35,7 @@ def oneToOne(nfeat: int):  # noqa: N802 - Lua's name
 def random(nin: int, nout: int, nto: int):
     """Each output plane fed by ``nto`` distinct input planes, drawn as Lua does: chunks of
     one random permutation of the inputs, a fresh permutation when it is used up."""
-    rng = B.cpu_rng()
+    rng = B.generator()
     chunks = nin // nto
     perm = rng.permutation(nin) + 1
     used = 0
