@@ -97,19 +97,18 @@ class Summary:
         """What the table counts, its totals and the memory per image, in short lines."""
         if weights_only:
             counted = (
-                f"weights: {self.weights:,} ({_si(self.weights)}), biases not counted "
-                f"(with them: {self.params:,})"
+                f"weights: {_both(self.weights)}, biases not counted (with them: {self.params:,})"
             )
         else:
             counted = (
-                f"params: {self.params:,} ({_si(self.params)}), weights and biases "
+                f"params: {_both(self.params)}, weights and biases "
                 f"(weights alone: {self.weights:,})"
             )
         lines = [f"[{i}] {text}" for i, text in enumerate(notes, 1)]
         lines += [
             f"input {self.input} ({self.type}); containers show the totals of their rows",
             counted,
-            f"mult-adds per image: {self.mult_adds:,} ({_si(self.mult_adds)}); K=10^3, M=10^6",
+            f"mult-adds per image: {_both(self.mult_adds)}; K=10^3, M=10^6",
             f"memory per image: activations {_mib(self.activation_bytes)}, "
             f"gradients {_mib(self.gradient_bytes)},",
             f"  workspace {_mib(self.workspace_bytes)} (im2col columns, pooling indices, buffers)",
@@ -141,6 +140,10 @@ def _si(n):
             v = n / scale
             return (f"{v:.3g}" if v < 1000 else f"{v:,.0f}") + unit
     return str(n)
+
+
+def _both(n):
+    return f"{n:,} ({_si(n)})" if n >= 1000 else f"{n:,}"
 
 
 def _mib(b):

@@ -14,12 +14,15 @@ or a Python file with a build() function (and INPUT = (C, H, W) to make --input
 optional), or a Torch7 model file (.t7, .net, .txt), which needs --input.
 
 Each row shows the output shape, the parameters (shared storages counted once),
-the multiply-adds per image and the kernel/stride/pad; a container's row carries
-the totals of the rows below it. Footnotes mark where floor sizing drops input
-rows or columns and where :ceil() changed a size. The footer says what is
-counted and splits the memory per image into activations (the forward pass),
-gradients (what backward adds) and workspace (im2col columns, pooling indices).
-It runs one forward and backward pass on a clone of the model.
+the multiply-adds per image and the kernel (KxK/stride, then pN padding, dN
+dilation, c for :ceil() pooling, T for transposed); a container's row carries the
+totals of the rows below it. Module names drop nn. and Spatial (Conv(3->96) is
+nn.SpatialConvolution); --wide shows Lua's full print-outs. Footnotes mark where
+floor sizing drops input rows or columns and where :ceil() changed a size. The
+footer says what is counted and splits the memory per image into activations
+(the forward pass), gradients (what backward adds) and workspace (im2col
+columns, pooling indices). It runs one forward and backward pass on a clone of
+the model, which is left as it was.
 """
 
 from __future__ import annotations
