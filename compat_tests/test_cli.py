@@ -272,3 +272,23 @@ def test_read_idx_count_reads_the_first_records():
     tx, ty, sx, sy = lenet5.load_mnist(ROOT / "data" / "mnist", 512, 256)
     assert tx.shape == (512, 1, 32, 32) and sx.shape == (256, 1, 32, 32)
     assert ty.shape == (512,) and sy.shape == (256,) and ty.min() >= 1 and ty.max() <= 10
+
+
+def test_a_file_holding_an_array_says_an_ndarray(tmp_path):
+    nn.save(tmp_path / "a.t7", np.zeros(3))
+    r = run(ROOT / "tools/printshape", tmp_path / "a.t7", "--input", "1x2x2")
+    one_line_error(r, f"printshape: {tmp_path / 'a.t7'} holds an ndarray, not an nn module")
+
+
+def test_full_convolution_rows_have_kernel_and_mult_adds(tmp_path, capsys):
+    f = tmp_path / "fc.py"
+    f.write_text(
+        "import nnlegacy as nn\nINPUT = (8, 7, 7)\n\ndef build():\n"
+        "    return nn.Sequential().add(nn.SpatialFullConvolution(8, 4, 3, 3, 2, 2, 1, 1, 1, 1))\n"
+    )
+    code, out, err = printshape(capsys, str(f))
+    assert code == 0, err
+    # each of the 7x7 input positions spreads a 3x3 kernel over 8 -> 4 planes
+    assert "1  FullConv(8->4)  4x14x14     292      14.1K  3x3/2 p1 T" in out
+    s = nn.summary(nn.SpatialFullConvolution(8, 4, 3, 3, 2, 2, 1, 1, 1, 1), (8, 7, 7))
+    assert s.mult_adds == 7 * 7 * 8 * 4 * 9 and s.rows[0].kernel == "3x3/2, pad 1 transposed"

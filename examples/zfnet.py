@@ -4,6 +4,10 @@
 
     python examples/zfnet.py [--batch 2] [--type float|double] [--cpu]
 
+CONV2 is 5x5 at stride 2 with no padding (55 -> 26), as in the paper's figure: the
+lecture lists only the CONV1 and CONV3-5 changes, but AlexNet's CONV2 (5x5, stride 1,
+pad 2) would keep 55.
+
 The paper's feature maps are 224 -> 110 -> 55 -> 26 -> 13 -> 13 -> 13 -> 6. Torch sizes
 convolutions and pooling by floor, so a Torch user meets three surprises on the way:
 - CONV1 7x7/2 on 224 gives (224 - 7) // 2 + 1 = 109, not 110: pad 1 gives 110;

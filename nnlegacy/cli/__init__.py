@@ -24,6 +24,12 @@ def fail(prog: str, message) -> int:
     return 2
 
 
+def what_it_holds(obj) -> str:
+    """'a dict', 'an ndarray': what a file held, for 'x.t7 holds an ndarray, not ...'."""
+    name = type(obj).__name__
+    return ("an " if name[:1].lower() in "aeiou" or name == "ndarray" else "a ") + name
+
+
 def check_writable(path, option: str) -> Path | None:
     """Refuse an output path that cannot be written, before any work is done.
 

@@ -34,7 +34,7 @@ import re
 import sys
 from pathlib import Path
 
-from . import UserError, examples_dir, fail
+from . import UserError, examples_dir, fail, what_it_holds
 
 PROG = "printshape"
 VGG = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}
@@ -103,7 +103,7 @@ def build_model(name, call):
         except OSError as e:
             raise UserError(f"{name}: {e.strerror or e}") from e
         if not isinstance(model, nn.Module):
-            raise UserError(f"{name} holds a {type(model).__name__}, not an nn module")
+            raise UserError(f"{name} holds {what_it_holds(model)}, not an nn module")
         return model, None
     if p.suffix == ".py" or "/" in name:
         if not p.exists():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import UserError, check_writable, fail
+from . import UserError, check_writable, fail, what_it_holds
 
 PROG = "showfilters"
 
@@ -131,7 +131,7 @@ def main(argv=None):
         except nn.T7Error as e:
             raise UserError(f"{args.model}: {e}") from None
         if not isinstance(model, nn.Module):
-            raise UserError(f"{args.model} holds a {type(model).__name__}, not an nn module")
+            raise UserError(f"{args.model} holds {what_it_holds(model)}, not an nn module")
         panels = filter_panels(model, args.max_planes)
         size = save_panels(
             panels, args.out, scale=args.scale, title=f"filters of {Path(args.model).name}"
