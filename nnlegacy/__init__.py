@@ -15,6 +15,7 @@ from . import (
     normalization,
     optim,
     pooling,
+    pooling_nd,
     shape,
     table,
 )
@@ -33,6 +34,7 @@ from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .pooling_nd import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .summary import summary
 from .t7 import T7Error, load, save
@@ -45,6 +47,7 @@ _FAMILIES = (
     linear,
     convolution,
     pooling,
+    pooling_nd,
     normalization,
     dropout,
     activation,
