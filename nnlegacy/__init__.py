@@ -15,6 +15,7 @@ from . import (
     normalization,
     optim,
     pooling,
+    pooling_extra,
     pooling_nd,
     shape,
     table,
@@ -34,6 +35,7 @@ from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .pooling_extra import *  # noqa: F403
 from .pooling_nd import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .summary import summary
@@ -48,6 +50,7 @@ _FAMILIES = (
     convolution,
     pooling,
     pooling_nd,
+    pooling_extra,
     normalization,
     dropout,
     activation,
