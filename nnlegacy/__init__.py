@@ -14,11 +14,13 @@ from . import (
     linear,
     normalization,
     optim,
+    padding,
     pooling,
     pooling_extra,
     pooling_nd,
     shape,
     table,
+    upsampling,
 )
 from .activation import *  # noqa: F403
 from .backend import (
@@ -34,6 +36,7 @@ from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
+from .padding import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .pooling_extra import *  # noqa: F403
 from .pooling_nd import *  # noqa: F403
@@ -41,6 +44,7 @@ from .shape import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
+from .upsampling import *  # noqa: F403
 
 __version__ = "0.1.0"
 
@@ -51,6 +55,8 @@ _FAMILIES = (
     pooling,
     pooling_nd,
     pooling_extra,
+    padding,
+    upsampling,
     normalization,
     dropout,
     activation,
