@@ -12,6 +12,7 @@ from . import (
     criterion,
     dropout,
     linear,
+    local_norm,
     normalization,
     optim,
     padding,
@@ -21,6 +22,7 @@ from . import (
     shape,
     table,
     upsampling,
+    volumetric,
 )
 from .activation import *  # noqa: F403
 from .backend import (
@@ -34,6 +36,7 @@ from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .local_norm import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .padding import *  # noqa: F403
@@ -45,6 +48,7 @@ from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
 from .upsampling import *  # noqa: F403
+from .volumetric import *  # noqa: F403
 
 __version__ = "0.1.0"
 
@@ -58,6 +62,8 @@ _FAMILIES = (
     padding,
     upsampling,
     normalization,
+    local_norm,
+    volumetric,
     dropout,
     activation,
     shape,
