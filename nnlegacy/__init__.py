@@ -9,6 +9,10 @@ from . import (
     activation,
     containers,
     convolution,
+    convolution_map,
+    convolution_spatial,
+    convolution_temporal,
+    convolution_volumetric,
     criterion,
     dropout,
     linear,
@@ -21,6 +25,7 @@ from . import (
     pooling_nd,
     shape,
     table,
+    tables,
     upsampling,
     volumetric,
 )
@@ -33,6 +38,10 @@ from .backend import (
 )
 from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
+from .convolution_map import *  # noqa: F403
+from .convolution_spatial import *  # noqa: F403
+from .convolution_temporal import *  # noqa: F403
+from .convolution_volumetric import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
@@ -56,6 +65,10 @@ _FAMILIES = (
     containers,
     linear,
     convolution,
+    convolution_spatial,
+    convolution_map,
+    convolution_temporal,
+    convolution_volumetric,
     pooling,
     pooling_nd,
     pooling_extra,
@@ -76,5 +89,5 @@ __all__ = [
     *(name for family in _FAMILIES for name in family.__all__),
     # tensor types and randomness
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
-    "optim", "summary", "load", "save", "T7Error", "LuaObject",
+    "optim", "summary", "tables", "load", "save", "T7Error", "LuaObject",
 ]  # fmt: skip
