@@ -272,8 +272,7 @@ class VolumetricMaxPooling(_VolumetricPooling):
         self.dW = kW if dW is None else dW
         self.dH = kH if dH is None else dH
         self.padT, self.padW, self.padH = padT, padW, padH
-        self.ceil_mode = False
-        self._check_args()
+        self.ceil_mode = False  # arguments are checked at forward, as THNN does
         self._indices = self._xp.empty(0, "int64")
         self._argmax = None
 
@@ -369,8 +368,7 @@ class VolumetricAveragePooling(_VolumetricPooling):
         self.kT, self.kW, self.kH = kT, kW, kH
         self.dT = kT if dT is None else dT
         self.dW = kW if dW is None else dW
-        self.dH = kH if dH is None else dH
-        self._check_args()
+        self.dH = kH if dH is None else dH  # arguments are checked at forward, as THNN
 
     def _check(self, input):
         self._check_input(input)
