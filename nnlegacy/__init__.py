@@ -22,10 +22,12 @@ from . import (
     padding,
     pooling,
     pooling_extra,
+    pooling_lp,
     pooling_nd,
     shape,
     table,
     tables,
+    unpooling,
     upsampling,
     volumetric,
 )
@@ -51,11 +53,13 @@ from .normalization import *  # noqa: F403
 from .padding import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .pooling_extra import *  # noqa: F403
+from .pooling_lp import *  # noqa: F403
 from .pooling_nd import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
+from .unpooling import *  # noqa: F403
 from .upsampling import *  # noqa: F403
 from .volumetric import *  # noqa: F403
 
@@ -71,7 +75,9 @@ _FAMILIES = (
     convolution_volumetric,
     pooling,
     pooling_nd,
+    unpooling,
     pooling_extra,
+    pooling_lp,
     padding,
     upsampling,
     normalization,
