@@ -24,16 +24,24 @@ from . import (
     indexing,
     layout,
     linear,
+    local_norm,
     lookup,
     misc,
     normalization,
     optim,
+    padding,
     pooling,
+    pooling_extra,
+    pooling_lp,
+    pooling_nd,
     reduction,
     shape,
     sparse,
     table,
     tables,
+    unpooling,
+    upsampling,
+    volumetric,
 )
 from .activation import *  # noqa: F403
 from .activation2 import *  # noqa: F403
@@ -60,17 +68,25 @@ from .dropout import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .local_norm import *  # noqa: F403
 from .lookup import *  # noqa: F403
 from .misc import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
+from .padding import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .pooling_extra import *  # noqa: F403
+from .pooling_lp import *  # noqa: F403
+from .pooling_nd import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sparse import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
+from .unpooling import *  # noqa: F403
+from .upsampling import *  # noqa: F403
+from .volumetric import *  # noqa: F403
 
 __version__ = "0.1.0"
 
@@ -86,7 +102,15 @@ _FAMILIES = (
     convolution_temporal,
     convolution_volumetric,
     pooling,
+    pooling_nd,
+    unpooling,
+    pooling_extra,
+    pooling_lp,
+    padding,
+    upsampling,
     normalization,
+    local_norm,
+    volumetric,
     dropout,
     activation,
     activation2,
