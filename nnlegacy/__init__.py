@@ -10,6 +10,7 @@ from . import (
     containers,
     convolution,
     criterion,
+    decorators,
     dropout,
     linear,
     normalization,
@@ -17,6 +18,7 @@ from . import (
     pooling,
     shape,
     table,
+    table_routing,
 )
 from .activation import *  # noqa: F403
 from .backend import (
@@ -28,6 +30,7 @@ from .backend import (
 from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
+from .decorators import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
@@ -37,11 +40,13 @@ from .shape import *  # noqa: F403
 from .summary import summary
 from .t7 import T7Error, load, save
 from .table import *  # noqa: F403
+from .table_routing import *  # noqa: F403
 
 __version__ = "0.1.0"
 
 _FAMILIES = (
     containers,
+    decorators,
     linear,
     convolution,
     pooling,
@@ -50,6 +55,7 @@ _FAMILIES = (
     activation,
     shape,
     table,
+    table_routing,
     criterion,
 )
 
