@@ -38,7 +38,7 @@ from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .summary import summary
-from .t7 import T7Error, load, save
+from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
 from .table_routing import *  # noqa: F403
 
@@ -64,5 +64,5 @@ __all__ = [
     *(name for family in _FAMILIES for name in family.__all__),
     # tensor types and randomness
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
-    "optim", "summary", "load", "save", "T7Error",
+    "optim", "summary", "load", "save", "T7Error", "LuaObject",
 ]  # fmt: skip

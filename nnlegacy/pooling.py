@@ -15,8 +15,7 @@ class _SpatialPooling(Module):
         super().__init__()
         self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
         self.padW, self.padH = padW, padH
-        self.ceil_mode = False
-        self._check_args()
+        self.ceil_mode = False  # arguments are checked at forward, as THNN does
 
     def ceil(self):
         self.ceil_mode = True

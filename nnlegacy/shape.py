@@ -134,8 +134,9 @@ class Reshape(Module):
             shape = (input.shape[0], *self.size)
         if x.size != _prod(shape):
             raise ValueError(
-                f"{self._name()}: cannot reshape input of shape "
-                f"{'x'.join(str(d) for d in input.shape)} to {'x'.join(str(d) for d in shape)}"
+                f"{self._name()}: Wrong size for view. Input size: "
+                f"{'x'.join(str(d) for d in input.shape)}. Output size: "
+                f"{'x'.join(str(d) for d in shape)}"
             )
         self.output = x.reshape(shape)
         return self.output

@@ -43,6 +43,62 @@ class T7Error(ValueError):
     """A file that is not valid Torch7 serialization, or holds something nnlegacy refuses."""
 
 
+class LuaObject:
+    """An object of a Torch class nnlegacy does not implement, read with
+    ``load(path, unknown="object")``: its Lua class name and its fields, untouched.
+
+    Fields are attributes (``obj.weight``) and items (``obj["weight"]``); ``save``
+    writes it back under the same class name, so a model with one custom module
+    (``w2nn.LeakyReLU``, ``nn.BatchFlip``) can be read, inspected, edited and saved.
+    """
+
+    def __init__(self, torch_typename: str, fields: dict):
+        self.__dict__["torch_typename"] = torch_typename
+        self.__dict__["fields"] = fields
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["fields"][name]
+        except KeyError:
+            raise AttributeError(
+                f"{self.torch_typename} (read as a plain LuaObject) has no field {name!r}"
+            ) from None
+
+    def __setattr__(self, name, value):
+        self.fields[name] = value
+
+    def __getitem__(self, name):
+        return self.fields[name]
+
+    def __repr__(self):
+        return f"LuaObject({self.torch_typename}: {', '.join(map(str, self.fields))})"
+
+
+class LuaFunction:
+    """A serialized Lua function read with ``unknown="object"``: its bytecode and
+    upvalues, kept so the file can be inspected; nnlegacy never runs it."""
+
+    def __init__(self, bytecode: bytes, upvalues=None):
+        self.bytecode, self.upvalues = bytecode, upvalues
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError("a Lua function read from a file cannot be run by nnlegacy")
+
+    def __repr__(self):
+        return f"LuaFunction({len(self.bytecode)} bytes of Lua bytecode)"
+
+
+class LuaTableKey:
+    """A Lua table used as a table key (read with ``unknown="object"``): hashed by
+    identity, as Lua does; ``.table`` is the table."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def __repr__(self):
+        return f"LuaTableKey({type(self.table).__name__} of {len(self.table)})"
+
+
 class _Storage:
     """A Torch storage as read: a flat array, and its Torch type name."""
 
@@ -52,8 +108,9 @@ class _Storage:
 
 # --- reading -----------------------------------------------------------------------
 class _Reader:
-    def __init__(self, data: bytes, ascii_format: bool, cuda: bool):
+    def __init__(self, data: bytes, ascii_format: bool, cuda: bool, unknown: str = "error"):
         self.data, self.pos, self.ascii, self.cuda = data, 0, ascii_format, cuda
+        self.unknown = unknown
         self.memo = {}
         self.depth = 0
 
@@ -149,12 +206,27 @@ class _Reader:
         if kind == TYPE_STRING:
             return self.string()
         if kind in (TYPE_FUNCTION, TYPE_RECUR_FUNCTION, LEGACY_TYPE_RECUR_FUNCTION):
-            self.fail("a serialized Lua function; nnlegacy never runs code from a file", at)
+            if self.unknown != "object":
+                self.fail("a serialized Lua function; nnlegacy never runs code from a file", at)
+            return self._function()
         if kind == TYPE_TABLE:
             return self._table()
         if kind == TYPE_TORCH:
             return self._torch()
         self.fail(f"unknown object type {kind}", at)
+
+    def _function(self):
+        """A Lua function as opaque bytecode and upvalues: kept, never run."""
+        index = self.int()
+        if index in self.memo:
+            return self.memo[index]
+        size = self.int()
+        if size < 0 or size > self.remaining():
+            self.fail(f"a function of {size} bytes cannot fit in the {self.remaining()} bytes left")
+        func = LuaFunction(self.raw(size))
+        self.memo[index] = func
+        func.upvalues = self.object()
+        return func
 
     def _table(self):
         index = self.int()
@@ -170,6 +242,8 @@ class _Reader:
             v = self.object()
             if k is None:
                 self.fail("a table key is nil")
+            if isinstance(k, (dict, list)) and self.unknown == "object":
+                k = LuaTableKey(k)
             try:
                 table[k] = v
             except TypeError:
@@ -200,11 +274,24 @@ class _Reader:
             obj = self._tensor(m.group(1)) if m.group(2) == "Tensor" else self._storage(m.group(1))
             self.memo[index] = obj
             return obj
-        if not cls.startswith("nn."):
-            self.fail(f"class {cls!r} is not supported by nnlegacy", at)
-        target = _nn_classes().get(cls[3:])
+        target = _nn_classes().get(cls[3:]) if cls.startswith("nn.") else None
         if target is None:
-            self.fail(f"class {cls!r} is not supported by nnlegacy", at)
+            if self.unknown != "object":
+                self.fail(
+                    f"class {cls!r} is not supported by nnlegacy (load(path, "
+                    'unknown="object") reads it as a plain LuaObject)',
+                    at,
+                )
+            obj = LuaObject(cls, {})
+            self.memo[index] = obj
+            fields = self.object()
+            if isinstance(fields, dict):
+                obj.__dict__["fields"] = fields
+            elif isinstance(fields, list):
+                obj.__dict__["fields"] = dict(enumerate(fields, 1)) if fields else {}
+            else:  # a class whose write() stores a non-table; keep it as it came
+                obj.__dict__["fields"] = {"_value": fields}
+            return obj
         obj = target.__new__(target)
         self.memo[index] = obj
         fields = self.object()
@@ -287,9 +374,13 @@ def _is_ascii(data: bytes) -> bool:
     return re.match(rb"\s*-?\d+\s", data[:32]) is not None
 
 
-def loads(data: bytes, force_cpu: bool = False):
-    """Deserialize Torch7 bytes (binary or ASCII)."""
-    reader = _Reader(bytes(data), _is_ascii(data), cuda=not force_cpu and B.has_cuda())
+def loads(data: bytes, force_cpu: bool = False, unknown: str = "error"):
+    """Deserialize Torch7 bytes (binary or ASCII); ``unknown`` as for :func:`load`."""
+    if unknown not in ("error", "object"):
+        raise ValueError(f"unknown must be 'error' or 'object', got {unknown!r}")
+    reader = _Reader(
+        bytes(data), _is_ascii(data), cuda=not force_cpu and B.has_cuda(), unknown=unknown
+    )
     try:
         return reader.object()
     except T7Error:
@@ -300,15 +391,19 @@ def loads(data: bytes, force_cpu: bool = False):
         raise T7Error(f"corrupt file: {type(e).__name__}: {e} (at byte offset {reader.pos})") from e
 
 
-def load(path, force_cpu: bool = False):
+def load(path, force_cpu: bool = False, unknown: str = "error"):
     """Read a ``.t7`` file written by Lua Torch (or by :func:`save`).
 
     Cuda tensors become CuPy arrays when a GPU is there, else NumPy arrays of the same
     precision (``force_cpu=True`` asks for NumPy always); modules holding them then
     have type torch.FloatTensor / torch.DoubleTensor.
+
+    An object of a class nnlegacy lacks is an error by default; with
+    ``unknown="object"`` it becomes a :class:`LuaObject` keeping its class name and
+    fields, and the rest of the file loads as usual.
     """
     with open(path, "rb") as f:
-        return loads(f.read(), force_cpu)
+        return loads(f.read(), force_cpu, unknown)
 
 
 # --- nn objects ------------------------------------------------------------------------
@@ -493,6 +588,9 @@ class _Writer:
             self.tensor(obj)
         elif isinstance(obj, (Module, Criterion)):
             self.module(obj)
+        elif isinstance(obj, LuaObject):
+            if self._header(obj, obj.torch_typename):
+                self.object(obj.fields)
         elif isinstance(obj, (list, tuple, dict)):
             self.table(obj)
         else:
@@ -608,7 +706,7 @@ class _LongStorage:
 def _writable(v):
     if v is None or isinstance(v, (bool, int, float, str, np.integer, np.floating, np.bool_)):
         return True
-    if B.is_array(v) or isinstance(v, (Module, Criterion, _LongStorage)):
+    if B.is_array(v) or isinstance(v, (Module, Criterion, _LongStorage, LuaObject)):
         return True
     if isinstance(v, (list, tuple)):
         return all(_writable(x) for x in v)

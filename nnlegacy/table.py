@@ -4,6 +4,8 @@ mixtures (spec 2.25, 2.26). Routing modules (SelectTable, MapTable, ...) are in
 
 from __future__ import annotations
 
+import math
+
 from . import backend as B
 from .module import Module, _size_desc
 
@@ -299,11 +301,20 @@ class JoinTable(Module):
     def updateOutput(self, input):
         ax = self._axis(input)
         xp = B.get_array_module(input[0])
-        try:
-            self.output = xp.concatenate(input, axis=ax)
-        except ValueError as e:
-            shapes = ", ".join(_size_desc(x.shape) for x in input)
-            raise ValueError(f"{self._name()}: cannot join {shapes} along {ax + 1}: {e}") from e
+        first = input[0].shape
+        for x in input[1:]:
+            if x.ndim != len(first) or any(
+                a != b for i, (a, b) in enumerate(zip(x.shape, first)) if i != ax
+            ):
+                # Lua copies each input into its slot of the output: its words
+                slot = tuple(x.shape[i] if i == ax else d for i, d in enumerate(first))
+                raise ValueError(
+                    f"{self._name()}: inconsistent tensor size, expected tensor "
+                    f"{_size_desc(slot)} and src {_size_desc(x.shape)} to have the same number "
+                    f"of elements, but got {math.prod(slot)} and {x.size} elements respectively "
+                    f"(joining along dimension {ax + 1})"
+                )
+        self.output = xp.concatenate(input, axis=ax)
         return self.output
 
     def updateGradInput(self, input, gradOutput):
