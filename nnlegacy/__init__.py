@@ -13,6 +13,7 @@ from . import (
     decorators,
     dropout,
     linear,
+    nngraph,
     normalization,
     optim,
     pooling,
@@ -34,6 +35,7 @@ from .decorators import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
+from .nngraph import gModule
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .shape import *  # noqa: F403
@@ -64,5 +66,5 @@ __all__ = [
     *(name for family in _FAMILIES for name in family.__all__),
     # tensor types and randomness
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
-    "optim", "summary", "load", "save", "T7Error", "LuaObject",
+    "optim", "nngraph", "gModule", "summary", "load", "save", "T7Error", "LuaObject",
 ]  # fmt: skip

@@ -172,9 +172,11 @@ class WeightNorm(Decorator):
         for k in ("viewIn", "viewOut", "weightSize"):
             if k in self.__dict__:
                 self.__dict__[k] = [int(s) for s in B.to_numpy(self.__dict__[k]).reshape(-1)]
+        xp = B.get_array_module(self.v)
+        for k in ("_norm", "_scale"):  # not in files nnlegacy writes (private fields)
+            self.__dict__.setdefault(k, xp.zeros((self.viewIn[0], 1), self.v.dtype))
         m = self.modules[0]
         if getattr(m, "weight", None) is None:  # Lua's write drops weight and gradWeight
-            xp = B.get_array_module(self.v)
             m.weight = xp.zeros(self.weightSize, self.v.dtype)
             m.gradWeight = xp.zeros(self.weightSize, self.v.dtype)
             self.__dict__["weight"], self.__dict__["gradWeight"] = m.weight, m.gradWeight
@@ -249,8 +251,13 @@ class WeightNorm(Decorator):
 
     def _t7_fields(self, fields):
         """Lua's write omits weight and gradWeight (read recomputes them from v and g)."""
+        from .t7 import long_storage
+
         fields.pop("weight", None)
         fields.pop("gradWeight", None)
+        for k in ("viewIn", "viewOut", "weightSize"):
+            if isinstance(fields.get(k), list):
+                fields[k] = long_storage(fields[k])
         return fields
 
 

@@ -99,6 +99,12 @@ class LuaTableKey:
         return f"LuaTableKey({type(self.table).__name__} of {len(self.table)})"
 
 
+# nngraph's graph objects: always read as plain LuaObjects (their tables may have tables
+# as keys), from which nnlegacy.nngraph.gModule rebuilds its own graph after loading;
+# gModule writes them back the same way (its ``_t7_fields``).
+GRAPH_CLASSES = frozenset({"nngraph.Node", "graph.Node", "graph.Edge", "graph.Graph"})
+
+
 class _Storage:
     """A Torch storage as read: a flat array, and its Torch type name."""
 
@@ -111,6 +117,7 @@ class _Reader:
     def __init__(self, data: bytes, ascii_format: bool, cuda: bool, unknown: str = "error"):
         self.data, self.pos, self.ascii, self.cuda = data, 0, ascii_format, cuda
         self.unknown = unknown
+        self.graph_depth = 0  # > 0 while reading nngraph's graph objects (GRAPH_CLASSES)
         self.memo = {}
         self.depth = 0
 
@@ -242,7 +249,7 @@ class _Reader:
             v = self.object()
             if k is None:
                 self.fail("a table key is nil")
-            if isinstance(k, (dict, list)) and self.unknown == "object":
+            if isinstance(k, (dict, list)) and (self.unknown == "object" or self.graph_depth):
                 k = LuaTableKey(k)
             try:
                 table[k] = v
@@ -276,7 +283,7 @@ class _Reader:
             return obj
         target = _nn_classes().get(cls[3:]) if cls.startswith("nn.") else None
         if target is None:
-            if self.unknown != "object":
+            if self.unknown != "object" and cls not in GRAPH_CLASSES:
                 self.fail(
                     f"class {cls!r} is not supported by nnlegacy (load(path, "
                     'unknown="object") reads it as a plain LuaObject)',
@@ -284,7 +291,11 @@ class _Reader:
                 )
             obj = LuaObject(cls, {})
             self.memo[index] = obj
-            fields = self.object()
+            self.graph_depth += cls in GRAPH_CLASSES
+            try:
+                fields = self.object()
+            finally:
+                self.graph_depth -= cls in GRAPH_CLASSES
             if isinstance(fields, dict):
                 obj.__dict__["fields"] = fields
             elif isinstance(fields, list):
@@ -588,6 +599,8 @@ class _Writer:
             self.tensor(obj)
         elif isinstance(obj, (Module, Criterion)):
             self.module(obj)
+        elif isinstance(obj, LuaTableKey):
+            self.object(obj.table)
         elif isinstance(obj, LuaObject):
             if self._header(obj, obj.torch_typename):
                 self.object(obj.fields)
@@ -726,7 +739,16 @@ def _fields_for_lua(obj):
         fields["indices"] = obj.indices
     if type(obj).__name__ in ("View", "Reshape") and isinstance(fields.get("size"), list):
         fields["size"] = _LongStorage(fields["size"])
+    hook = getattr(type(obj), "_t7_fields", None)
+    if hook is not None:
+        # the class's own ``write`` (as Lua's WeightNorm and gModule have one)
+        fields = hook(obj, fields)
     return fields
+
+
+def long_storage(values):
+    """Mark a list of ints to be written as a torch.LongStorage (for ``_t7_fields``)."""
+    return _LongStorage(values)
 
 
 def dumps(obj, format: str = "binary") -> bytes:  # noqa: A002 - torch.save's name
