@@ -12,17 +12,21 @@ from . import (
     criterion,
     decorators,
     dropout,
+    indexing,
+    layout,
     linear,
     nngraph,
     normalization,
     optim,
     pooling,
+    reduction,
     shape,
     table,
     table_routing,
 )
 from .activation import *  # noqa: F403
 from .backend import (
+    generator,
     getdefaulttensortype,
     has_cuda,
     manualSeed,
@@ -33,11 +37,14 @@ from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .decorators import *  # noqa: F403
 from .dropout import *  # noqa: F403
+from .indexing import *  # noqa: F403
+from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .nngraph import gModule
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
@@ -56,6 +63,9 @@ _FAMILIES = (
     dropout,
     activation,
     shape,
+    layout,
+    indexing,
+    reduction,
     table,
     table_routing,
     criterion,
@@ -65,6 +75,7 @@ __all__ = [
     "Module", "Criterion",
     *(name for family in _FAMILIES for name in family.__all__),
     # tensor types and randomness
-    "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
+    "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "generator", "has_cuda",
+    "torch_type",
     "optim", "nngraph", "gModule", "summary", "load", "save", "T7Error", "LuaObject",
 ]  # fmt: skip

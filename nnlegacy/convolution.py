@@ -40,7 +40,17 @@ class SpatialConvolution(_WeightBias, Module):
 
     _weight_2d = False
 
-    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=None):
+    def __init__(
+        self,
+        nInputPlane: int,
+        nOutputPlane: int,
+        kW: int,
+        kH: int,
+        dW: int = 1,
+        dH: int = 1,
+        padW: int = 0,
+        padH: int | None = None,
+    ):
         super().__init__()
         padH = padW if padH is None else padH
         _check_kernel_stride(kW, kH, dW, dH)
@@ -173,7 +183,17 @@ class SpatialFullConvolution(_WeightBias, Module):
     """
 
     def __init__(
-        self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0
+        self,
+        nInputPlane: int,
+        nOutputPlane: int,
+        kW: int,
+        kH: int,
+        dW: int = 1,
+        dH: int = 1,
+        padW: int = 0,
+        padH: int = 0,
+        adjW: int = 0,
+        adjH: int = 0,
     ):
         super().__init__()
         _check_kernel_stride(kW, kH, dW, dH)

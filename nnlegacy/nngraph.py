@@ -221,15 +221,11 @@ def _label_value(v) -> str:
 
 def is_node_input(x) -> bool:
     """Whether ``module(x)`` builds a graph node: x is a Node, or a non-empty list of them
-    (an empty list, or a list mixing nodes and other things, is an error)."""
+    (a list mixing nodes and other things is an error; an empty list forwards, as a
+    table of no arrays)."""
     if isinstance(x, Node):
         return True
-    if isinstance(x, (list, tuple)):
-        if not x:
-            raise ValueError(
-                "cannot pass an empty table of inputs. To indicate no incoming "
-                "connections, leave the second set of parens blank."
-            )
+    if isinstance(x, (list, tuple)) and x:
         nodes = [isinstance(n, Node) for n in x]
         if any(nodes) and not all(nodes):
             bad = nodes.index(False) + 1
