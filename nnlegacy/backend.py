@@ -172,6 +172,28 @@ def bernoulli(xp, p: float, shape, dtype):
     return (xp.random.random_sample(shape) < p).astype(dtype)
 
 
+def index_add_(target, index, values):
+    """``target[index] += values`` with repeated indices accumulated, in index order
+    (``np.add.at``; ``cupyx.scatter_add`` on the GPU). ``index`` may be a tuple."""
+    if get_array_module(target) is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+    return target
+
+
+def normal_(arr, mean: float = 0.0, std: float = 1.0):
+    """Fill ``arr`` in place with N(mean, std^2), as tensor:normal(mean, std)."""
+    vals = _cpu_rng.standard_normal(arr.shape) * std + mean
+    if get_array_module(arr) is not np:
+        arr[...] = _cupy.asarray(vals, dtype=arr.dtype)
+    else:
+        arr[...] = vals
+    return arr
+
+
 def to_numpy(x):
     """A NumPy copy (or the array itself) of a NumPy or CuPy array."""
     if isinstance(x, np.ndarray):

@@ -598,7 +598,7 @@ _INT_FIELDS = (
     "kW", "kH", "kT", "dW", "dH", "dT", "padW", "padH", "padT", "adjW", "adjH", "adjT",
     "nInputPlane", "nOutputPlane", "dilationW", "dilationH", "dilationT",
 )  # fmt: skip
-_POSITIVE_FIELDS = ("kW", "kH", "kT", "nInputPlane", "nOutputPlane")
+_POSITIVE_FIELDS = ("kW", "kH", "kT")  # nOutputPlane 0 is PReLU's shared weight
 
 
 def _check_fields(cls, fields):
