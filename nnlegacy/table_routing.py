@@ -265,6 +265,9 @@ class MapTable(Container):
     share ``weight``, ``bias``, ``gradWeight`` and ``gradBias``.
 
     ``nn.MapTable(module)``. Shape: ``[x_1, ..., x_n]`` -> ``[m(x_1), ..., m(x_n)]``.
+    Differences from Torch7: a MapTable read from a file drops its clones, as
+    ``clearState`` does (``parameters()`` then lists the module's own); the next forward
+    makes them again, sharing the parameters.
     """
 
     def __init__(self, module=None, shared=True):
@@ -279,6 +282,8 @@ class MapTable(Container):
     def _after_load(self):
         if isinstance(self.__dict__.get("sharedparams"), dict):
             self.sharedparams = list(self.sharedparams.values())
+        if self.__dict__.get("module") is not None:
+            self.modules = [self.module]
 
     def add(self, module):
         if self.module is not None:
