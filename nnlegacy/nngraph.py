@@ -11,12 +11,11 @@ of ``parameters()`` are Lua's; ``.t7`` files hold Lua's graph objects both ways.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 
 from . import backend as B
 from .containers import Container
+from .graph import Edge, Graph, GraphNode, _index_of, _lua_list, dot, todot  # noqa: F401 - nngraph users reach them here, as graph.dot
 from .module import Module, recursive_type
 
 __all__ = ["gModule"]
@@ -41,14 +40,6 @@ class NodeData:
         return f"NodeData({', '.join(sorted(self.__dict__))})"
 
 
-def _index_of(seq, item) -> int:
-    """1-based position of ``item`` in ``seq`` by identity (Lua's reverse map), or 0."""
-    for i, x in enumerate(seq, 1):
-        if x is item:
-            return i
-    return 0
-
-
 def _debug_label() -> str:
     """``[file]:line_`` of the first caller outside nnlegacy, as nngraph's _debugLabel."""
     here = os.path.dirname(__file__)
@@ -58,63 +49,6 @@ def _debug_label() -> str:
     if f is None:
         return "[[C]]:-1_"
     return f"[{f.f_code.co_filename}]:{f.f_lineno}_"
-
-
-class GraphNode:
-    """torch/graph's ``graph.Node``: ``data``, ``children`` (a list), ``visited``,
-    ``marked``, and ``id`` once in a Graph."""
-
-    def __init__(self, data=None):
-        self.data = data
-        self.children = []
-        self.visited = False
-        self.marked = False
-
-    def new(self, data):
-        """A node of the same class sharing ``data`` (Lua's ``node.new(data)``)."""
-        return type(self)(data)
-
-    def add(self, child):
-        if isinstance(child, list):
-            for c in child:
-                self.add(c)
-        elif _index_of(self.children, child) == 0:
-            self.children.append(child)
-
-    def dfs(self, func):
-        """Depth first from this node, ``func`` called on each node after its children."""
-        seen = set()
-        stack = [(self, iter(self.children))]
-        seen.add(id(self))
-        while stack:
-            node, it = stack[-1]
-            for child in it:
-                if id(child) not in seen:
-                    seen.add(id(child))
-                    stack.append((child, iter(child.children)))
-                    break
-            else:
-                stack.pop()
-                func(node)
-
-    def bfs(self, func):
-        seen, queue = {id(self)}, [self]
-        while queue:
-            node = queue.pop(0)
-            func(node)
-            for child in node.children:
-                if id(child) not in seen:
-                    seen.add(id(child))
-                    queue.append(child)
-
-    def graph(self) -> Graph:
-        """The graph of every edge reachable from this node, breadth first."""
-        g = Graph()
-        self.bfs(lambda node: [g.add(Edge(node, child)) for child in list(node.children)])
-        return g
-
-    def label(self) -> str:
-        return str(self.data)
 
 
 class Node(GraphNode):
@@ -259,134 +193,6 @@ def annotateNodes(names=None):  # noqa: N802 - nngraph's name
     for k, v in list(names.items()):
         if isinstance(v, Node) and "name" not in v.data.annotations:
             v.data.annotations["name"] = k
-
-
-# --- graphs ------------------------------------------------------------------------------
-class Edge:
-    """torch/graph's ``graph.Edge``: ``from_`` -> ``to`` (``from`` is a Python keyword)."""
-
-    def __init__(self, from_, to):
-        self.from_, self.to = from_, to
-
-    def new(self, from_, to):
-        return Edge(from_, to)
-
-
-class Graph:
-    """torch/graph's ``graph.Graph``: ``nodes`` and ``edges`` in insertion order."""
-
-    def __init__(self):
-        self.nodes, self.edges = [], []
-        self._nindex, self._eindex = {}, {}
-
-    def _node_id(self, node):
-        if id(node) not in self._nindex:
-            self.nodes.append(node)
-            self._nindex[id(node)] = len(self.nodes)
-        return self._nindex[id(node)]
-
-    def add(self, edge):
-        if isinstance(edge, list):
-            for e in edge:
-                self.add(e)
-            return
-        if id(edge) not in self._eindex:
-            self.edges.append(edge)
-            self._eindex[id(edge)] = len(self.edges)
-        self._node_id(edge.from_)
-        self._node_id(edge.to)
-        GraphNode.add(edge.from_, edge.to)
-        edge.from_.id = self._nindex[id(edge.from_)]
-        edge.to.id = self._nindex[id(edge.to)]
-
-    def reverse(self):
-        """(a graph with every edge reversed on new nodes sharing the data, {id: new})."""
-        rg, new = Graph(), {}
-        for e in self.edges:
-            for n in (e.from_, e.to):
-                if id(n) not in new:
-                    new[id(n)] = n.new(n.data)
-            rg.add(e.new(new[id(e.to)], new[id(e.from_)]))
-        return rg, new
-
-    def roots(self):
-        starts = {id(e.from_): e.from_ for e in self.edges}
-        for e in self.edges:
-            starts.pop(id(e.to), None)
-        return sorted(starts.values(), key=lambda n: self._nindex[id(n)])
-
-    def leaves(self):
-        ends = {id(e.to): e.to for e in self.edges}
-        for e in self.edges:
-            ends.pop(id(e.from_), None)
-        return sorted(ends.values(), key=lambda n: self._nindex[id(n)])
-
-    def topsort(self):
-        """The nodes, each after all the nodes it has edges from (Lua's order)."""
-        rg, new = self.reverse()
-        back = {id(v): self.nodes[self._nindex[k] - 1] for k, v in new.items()}
-        roots = rg.roots()
-        if not roots:
-            raise ValueError("Graph has cycles")
-        order = []
-        for root in roots:
-            root.dfs(lambda n: order.append(back[id(n)]))
-        if len(order) != len(self.nodes):
-            raise ValueError("Graph has cycles")
-        return order
-
-    def clone(self):
-        g, new = Graph(), {}
-        for n in self.nodes:
-            new[id(n)] = n.new(n.data)
-        for e in self.edges:
-            g.add(e.new(new[id(e.from_)], new[id(e.to)]))
-        return g
-
-    def _after_rebuild(self):
-        self._nindex = {id(n): i for i, n in enumerate(self.nodes, 1)}
-        self._eindex = {id(e): i for i, e in enumerate(self.edges, 1)}
-
-
-# --- Graphviz ----------------------------------------------------------------------------
-def _dot_quote(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def todot(g: Graph, title: str | None = None) -> str:
-    """The Graphviz text of a graph (torch/graph's ``graph.todot``)."""
-    lines = ["digraph G {"]
-    if title:
-        lines.append(f'labelloc="t";\nlabel={_dot_quote(title)};')
-    lines.append("node [shape = oval];")
-    for node in g.nodes:
-        name = node.graphNodeName() if isinstance(node, Node) else f"Node{node.id}"
-        text = _dot_quote(name + "\n" + node.label()).replace("\\\\l", "\\l")
-        attrs = ""
-        if isinstance(node, Node):
-            attrs = "".join(
-                f", {k}={_dot_quote(str(v))}"
-                for k, v in node.graphNodeAttributes().items()
-                if v is not None
-            )
-        lines.append(f"n{node.id}[label={text}{attrs}];")
-    for e in g.edges:
-        lines.append(f"n{e.from_.id} -> n{e.to.id};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def dot(g: Graph, title: str | None = None, fname: str | None = None, fmt: str = "svg"):
-    """torch/graph's ``graph.dot``: writes ``fname.dot`` and, when the Graphviz ``dot``
-    program is installed, renders ``fname.<fmt>``; returns the dot text."""
-    text = todot(g, title)
-    if fname:
-        with open(fname + ".dot", "w") as f:
-            f.write(text)
-        exe = shutil.which("dot")
-        if exe:
-            subprocess.run([exe, f"-T{fmt}", "-o", f"{fname}.{fmt}", f"{fname}.dot"], check=True)
-    return text
 
 
 # --- nested tables of arrays -------------------------------------------------------------
@@ -654,9 +460,10 @@ class gModule(Container):  # noqa: N801 - Lua's name
     # --- .t7 -------------------------------------------------------------------------
     def _after_load(self):
         """Rebuild the graph from Lua's graph objects (read as plain LuaObjects)."""
+        from .nngraph_t7 import FromLua
         from .t7 import LuaObject
 
-        conv = _FromLua(LuaObject)
+        conv = FromLua(LuaObject)
         d = self.__dict__
         for k in ("innode", "outnode"):
             d[k] = conv.node(d[k])
@@ -675,9 +482,10 @@ class gModule(Container):  # noqa: N801 - Lua's name
 
     def _t7_fields(self, fields):
         """Lua's graph objects for the graph fields (what nngraph's Lua code reads)."""
+        from .nngraph_t7 import ToLua
         from .t7 import LuaObject, LuaTableKey
 
-        conv = _ToLua(LuaObject, LuaTableKey)
+        conv = ToLua(LuaObject, LuaTableKey)
         for k in ("innode", "outnode"):
             fields[k] = conv.node(fields[k])
         for k in ("fg", "bg"):
@@ -698,158 +506,3 @@ def _node_list(nodes, what):
                 + (" (call the module: module() or module(node))" if isinstance(n, Module) else "")
             )
     return nodes
-
-
-def _lua_list(t):
-    """The array part of a Lua table read from a file (a list, or a dict with 1..n)."""
-    if isinstance(t, list):
-        return t
-    if isinstance(t, dict):
-        out, i = [], 1
-        while i in t:
-            out.append(t[i])
-            i += 1
-        return out
-    return []
-
-
-def _lua_holes(t):
-    """An array-like Lua table that may have holes (node inputs): a list with None."""
-    if isinstance(t, list):
-        return t
-    if isinstance(t, dict):
-        ints = [k for k in t if isinstance(k, int) and k > 0]
-        out = [None] * (max(ints) if ints else 0)
-        for k in ints:
-            out[k - 1] = t[k]
-        return out
-    return t
-
-
-class _FromLua:
-    """Lua's nngraph objects (plain LuaObjects) -> Node/Graph/Edge, sharing kept."""
-
-    def __init__(self, lua_object):
-        self.LuaObject = lua_object
-        self.nodes, self.datas = {}, {}
-
-    def node(self, lo):
-        if isinstance(lo, GraphNode):
-            return lo
-        if id(lo) in self.nodes:
-            return self.nodes[id(lo)]
-        f = lo.fields
-        cls = Node if lo.torch_typename == "nngraph.Node" else GraphNode
-        node = cls.__new__(cls)
-        self.nodes[id(lo)] = node
-        node.data = self.data(f.get("data"))
-        node.children = [self.node(c) for c in _lua_list(f.get("children"))]
-        node.visited, node.marked = bool(f.get("visited")), bool(f.get("marked"))
-        node.id = f.get("id")
-        return node
-
-    def data(self, t):
-        if not isinstance(t, dict):
-            return t
-        if id(t) in self.datas:
-            return self.datas[id(t)]
-        d = NodeData()
-        self.datas[id(t)] = d
-        for k, v in t.items():
-            if k == "mapindex":
-                v = [self.data(x) for x in _lua_list(v)]
-            elif k == "reverseMap":
-                v = {self.node(n): True for n in (v.keys() if isinstance(v, dict) else [])}
-            elif k in ("input", "gradOutput"):
-                v = _lua_holes(v)
-            elif k == "annotations" and not isinstance(v, dict):
-                v = {}
-            setattr(d, k, v)
-        for k, empty in (("mapindex", list), ("reverseMap", dict), ("annotations", dict)):
-            if getattr(d, k) is None:
-                setattr(d, k, empty())
-        return d
-
-    def graph(self, lo):
-        if isinstance(lo, Graph):
-            return lo
-        g = Graph()
-        g.nodes = [self.node(n) for n in _lua_list(lo.fields.get("nodes"))]
-        g.edges = [
-            Edge(self.node(e.fields["from"]), self.node(e.fields["to"]))
-            for e in _lua_list(lo.fields.get("edges"))
-        ]
-        g._after_rebuild()
-        return g
-
-
-class _ToLua:
-    """Node/Graph/Edge -> Lua's nngraph objects, each written once (shared data kept)."""
-
-    def __init__(self, lua_object, table_key):
-        self.LuaObject, self.Key = lua_object, table_key
-        self.memo = {}
-
-    def _once(self, obj, make):
-        if id(obj) not in self.memo:
-            self.memo[id(obj)] = (obj, None)
-            self.memo[id(obj)] = (obj, make())
-        return self.memo[id(obj)][1]
-
-    def _array_table(self, items, key=lambda x: x):
-        """Lua's ``t[i] = x; t[x] = i`` tables (children, mapindex, nodes, edges)."""
-        t = {i: x for i, x in enumerate(items, 1)}
-        for i, x in enumerate(items, 1):
-            t[key(x)] = i
-        return t
-
-    def node(self, n):
-        def make():
-            lo = self.LuaObject("nngraph.Node" if isinstance(n, Node) else "graph.Node", {})
-            self.memo[id(n)] = (n, lo)
-            lo.fields.update(
-                data=self.data(n.data),
-                children=self._array_table([self.node(c) for c in n.children]),
-                visited=bool(n.visited),
-                marked=bool(n.marked),
-            )
-            if getattr(n, "id", None) is not None:
-                lo.fields["id"] = n.id
-            return lo
-
-        return self._once(n, make)
-
-    def data(self, d):
-        if not isinstance(d, NodeData):
-            return d
-
-        def make():
-            t = {}
-            self.memo[id(d)] = (d, t)
-            for k, v in d.__dict__.items():
-                if v is None:
-                    continue
-                if k == "mapindex":
-                    v = self._array_table([self.data(x) for x in v], self.Key)
-                elif k == "reverseMap":
-                    v = {self.node(n): True for n in v}
-                elif k in ("input", "gradOutput"):
-                    v = {i: x for i, x in enumerate(v, 1) if x is not None}
-                t[k] = v
-            return t
-
-        return self._once(d, make)
-
-    def graph(self, g):
-        def make():
-            nodes = [self.node(n) for n in g.nodes]
-            edges = [
-                self.LuaObject("graph.Edge", {"from": self.node(e.from_), "to": self.node(e.to)})
-                for e in g.edges
-            ]
-            return self.LuaObject(
-                "graph.Graph",
-                {"nodes": self._array_table(nodes), "edges": self._array_table(edges)},
-            )
-
-        return self._once(g, make)
