@@ -19,6 +19,7 @@ from . import (
     criterion_distance,
     criterion_margin,
     criterion_table,
+    decorators,
     distance,
     dropout,
     indexing,
@@ -27,6 +28,7 @@ from . import (
     local_norm,
     lookup,
     misc,
+    nngraph,
     normalization,
     optim,
     padding,
@@ -38,6 +40,7 @@ from . import (
     shape,
     sparse,
     table,
+    table_routing,
     tables,
     unpooling,
     upsampling,
@@ -63,6 +66,7 @@ from .criterion import *  # noqa: F403
 from .criterion_distance import *  # noqa: F403
 from .criterion_margin import *  # noqa: F403
 from .criterion_table import *  # noqa: F403
+from .decorators import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .indexing import *  # noqa: F403
@@ -72,6 +76,7 @@ from .local_norm import *  # noqa: F403
 from .lookup import *  # noqa: F403
 from .misc import *  # noqa: F403
 from .module import Criterion, Module, torch_type
+from .nngraph import gModule
 from .normalization import *  # noqa: F403
 from .padding import *  # noqa: F403
 from .pooling import *  # noqa: F403
@@ -84,6 +89,7 @@ from .sparse import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
+from .table_routing import *  # noqa: F403
 from .unpooling import *  # noqa: F403
 from .upsampling import *  # noqa: F403
 from .volumetric import *  # noqa: F403
@@ -92,6 +98,7 @@ __version__ = "0.1.0"
 
 _FAMILIES = (
     containers,
+    decorators,
     linear,
     lookup,
     sparse,
@@ -121,6 +128,7 @@ _FAMILIES = (
     indexing,
     reduction,
     table,
+    table_routing,
     criterion,
     criterion_distance,
     criterion_margin,
@@ -134,4 +142,5 @@ __all__ = [
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "generator", "has_cuda",
     "torch_type",
     "optim", "summary", "tables", "load", "save", "T7Error", "LuaObject",
+    "optim", "nngraph", "gModule", "summary", "load", "save", "T7Error", "LuaObject",
 ]  # fmt: skip
