@@ -19,21 +19,32 @@ from . import (
     criterion_distance,
     criterion_margin,
     criterion_table,
+    decorators,
     distance,
     dropout,
     indexing,
     layout,
     linear,
+    local_norm,
     lookup,
     misc,
+    nngraph,
     normalization,
     optim,
+    padding,
     pooling,
+    pooling_extra,
+    pooling_lp,
+    pooling_nd,
     reduction,
     shape,
     sparse,
     table,
+    table_routing,
     tables,
+    unpooling,
+    upsampling,
+    volumetric,
 )
 from .activation import *  # noqa: F403
 from .activation2 import *  # noqa: F403
@@ -55,27 +66,39 @@ from .criterion import *  # noqa: F403
 from .criterion_distance import *  # noqa: F403
 from .criterion_margin import *  # noqa: F403
 from .criterion_table import *  # noqa: F403
+from .decorators import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .local_norm import *  # noqa: F403
 from .lookup import *  # noqa: F403
 from .misc import *  # noqa: F403
 from .module import Criterion, Module, torch_type
+from .nngraph import gModule
 from .normalization import *  # noqa: F403
+from .padding import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .pooling_extra import *  # noqa: F403
+from .pooling_lp import *  # noqa: F403
+from .pooling_nd import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sparse import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
+from .table_routing import *  # noqa: F403
+from .unpooling import *  # noqa: F403
+from .upsampling import *  # noqa: F403
+from .volumetric import *  # noqa: F403
 
 __version__ = "0.1.0"
 
 _FAMILIES = (
     containers,
+    decorators,
     linear,
     lookup,
     sparse,
@@ -86,7 +109,15 @@ _FAMILIES = (
     convolution_temporal,
     convolution_volumetric,
     pooling,
+    pooling_nd,
+    unpooling,
+    pooling_extra,
+    pooling_lp,
+    padding,
+    upsampling,
     normalization,
+    local_norm,
+    volumetric,
     dropout,
     activation,
     activation2,
@@ -97,6 +128,7 @@ _FAMILIES = (
     indexing,
     reduction,
     table,
+    table_routing,
     criterion,
     criterion_distance,
     criterion_margin,
@@ -110,4 +142,5 @@ __all__ = [
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "generator", "has_cuda",
     "torch_type",
     "optim", "summary", "tables", "load", "save", "T7Error", "LuaObject",
+    "optim", "nngraph", "gModule", "summary", "load", "save", "T7Error", "LuaObject",
 ]  # fmt: skip

@@ -32,6 +32,28 @@ def _check_planes(module, input):
         )
 
 
+def check_planes(input, dim: int, n: int):
+    """THNN_CHECK_DIM_SIZE on the planes (0-based ``dim``, as Torch prints it)."""
+    if input.shape[dim] != n:
+        raise ValueError(
+            f"Need input of dimension {input.ndim} and input.size[{dim}] == {n} "
+            f"but got input to be of shape: {_size_desc(input.shape)}"
+        )
+
+
+def too_small(n_in, sizes, n_out, out, sep=" x "):
+    return ValueError(
+        f"Given input size: ({sep.join(str(v) for v in (n_in, *sizes))}). Calculated output "
+        f"size: ({sep.join(str(v) for v in (n_out, *out))}). Output size is too small"
+    )
+
+
+def stride_pad_text(dW, dH, padW, padH):
+    """The ``, dW,dH`` and ``, padW,padH`` parts of Lua's spatial print-outs."""
+    s = f", {dW},{dH}" if dW != 1 or dH != 1 or padW != 0 or padH != 0 else ""
+    return s + (f", {padW},{padH}" if padW != 0 or padH != 0 else "")
+
+
 def _check_planes_pads(owner, nInputPlane, nOutputPlane, padW, padH):
     if nInputPlane < 1 or nOutputPlane < 1:
         raise ValueError(
@@ -45,20 +67,6 @@ def _check_planes_pads(owner, nInputPlane, nOutputPlane, padW, padH):
         )
 
 
-def check_planes(input, dim: int, n: int):
-    """THNN_CHECK_DIM_SIZE on the planes (0-based ``dim``, as Torch prints it)."""
-    if input.shape[dim] != n:
-            f"Need input of dimension {input.ndim} and input.size[{dim}] == {n} "
-            f"but got input to be of shape: {_size_desc(input.shape)}"
-def too_small(n_in, sizes, n_out, out, sep=" x "):
-    return ValueError(
-        f"Given input size: ({sep.join(str(v) for v in (n_in, *sizes))}). Calculated output "
-        f"size: ({sep.join(str(v) for v in (n_out, *out))}). Output size is too small"
-    )
-def stride_pad_text(dW, dH, padW, padH):
-    """The ``, dW,dH`` and ``, padW,padH`` parts of Lua's spatial print-outs."""
-    s = f", {dW},{dH}" if dW != 1 or dH != 1 or padW != 0 or padH != 0 else ""
-    return s + (f", {padW},{padH}" if padW != 0 or padH != 0 else "")
 def _check_kernel_stride(kW, kH, dW, dH):
     if kW <= 0 or kH <= 0:
         raise ValueError(f"kernel size should be greater than zero, but got kH: {kH} kW: {kW}")

@@ -28,8 +28,10 @@ from .containers import Container
 from .kernels.pooling import pool_output_size
 from .kernels.unfold import dropped as _dropped
 from .linear import Linear
+from .local_norm import SpatialDivisiveNormalization, SpatialSubtractiveNormalization
 from .module import Module
 from .pooling import _SpatialPooling
+from .pooling_nd import TemporalMaxPooling, _VolumetricPooling
 
 
 @dataclass
@@ -278,31 +280,51 @@ def _geometry_note(m, in_shape):
     if not in_shape or len(in_shape) < 3:
         return "", ""
     h, w = in_shape[-2:]
-    if isinstance(m, _SpatialPooling):
-        padW, padH = m._pads()
-        ceil = bool(m.ceil_mode)
-        kernel = f"{m.kW}x{m.kH}/{m.dW}" + (f", pad {padW}" if padW or padH else "")
-        kernel += " ceil" if ceil else ""
-        fh = pool_output_size(h, m.kH, m.dH, padH, False)
-        fw = pool_output_size(w, m.kW, m.dW, padW, False)
-        if ceil:
-            ch = pool_output_size(h, m.kH, m.dH, padH, True)
-            cw = pool_output_size(w, m.kW, m.dW, padW, True)
-            if (ch, cw) != (fh, fw):
-                return kernel, f":ceil() gives {ch}x{cw} (floor would give {fh}x{fw})"
-            return kernel, ""
-        dropped = (h + 2 * padH - ((fh - 1) * m.dH + m.kH), w + 2 * padW - ((fw - 1) * m.dW + m.kW))
-        return kernel, _dropped_text(dropped)
+    axes = _pool_axes(m, in_shape)
+    if axes:
+        return _pool_note(*axes)
     return "", ""
 
 
+def _pool_axes(m, in_shape):
+    """(sizes, kernels, strides, pads, dilations, ceil, Lua's kernel order) of a
+    max/average pooling module over 1, 2 or 3 axes, in input-axis order; None otherwise."""
+    if isinstance(m, _SpatialPooling):
+        padW, padH = m._pads()
+        dil = (getattr(m, "dilationH", 1), getattr(m, "dilationW", 1))
+        ks, ds = (m.kH, m.kW), (m.dH, m.dW)
+        return in_shape[-2:], ks, ds, (padH, padW), dil, bool(m.ceil_mode), (1, 0)
+    if isinstance(m, _VolumetricPooling) and len(in_shape) >= 4:
+        return (in_shape[-3:], *m._dims(), bool(m.ceil_mode), (0, 2, 1))
+    if isinstance(m, TemporalMaxPooling):
+        return in_shape[-2:-1], (m.kW,), (m.dW,), (0,), (1,), False, (0,)
+    return None
+
+
+def _pool_note(sizes, ks, ds, pads, dils, ceil, order):
+    """(kernel text, note on dropped edges / ceil) for pooling of any rank."""
+    kernel = "x".join(str(ks[i]) for i in order) + f"/{ds[order[0]]}"
+    kernel += f", pad {pads[order[0]]}" if any(pads) else ""
+    kernel += f", dil {dils[order[0]]}" if any(d != 1 for d in dils) else ""
+    kernel += " ceil" if ceil else ""
+    floor = [pool_output_size(*a, False, dl) for *a, dl in zip(sizes, ks, ds, pads, dils)]
+    if ceil:
+        up = [pool_output_size(*a, True, dl) for *a, dl in zip(sizes, ks, ds, pads, dils)]
+        if up != floor:
+            shown = "x".join(map(str, up)), "x".join(map(str, floor))
+            return kernel, f":ceil() gives {shown[0]} (floor would give {shown[1]})"
+        return kernel, ""
+    dropped = [
+        s + 2 * p - ((o - 1) * d + (k - 1) * dl + 1)
+        for s, k, d, p, dl, o in zip(sizes, ks, ds, pads, dils, floor)
+    ]
+    return kernel, _dropped_text(dropped)
+
+
 def _dropped_text(dropped):
-    rows, cols = (max(d, 0) for d in dropped)
-    parts = []
-    if rows:
-        parts.append(f"{rows} row{'s' if rows > 1 else ''}")
-    if cols:
-        parts.append(f"{cols} col{'s' if cols > 1 else ''}")
+    """'floor drops 1 row, 2 cols of the input' (frames first for 1-D and 3-D input)."""
+    names = {1: ("frame",), 2: ("row", "col"), 3: ("frame", "row", "col")}[len(dropped)]
+    parts = [f"{d} {n}{'s' if d > 1 else ''}" for n, d in zip(names, dropped) if d > 0]
     return ("floor drops " + ", ".join(parts) + " of the input") if parts else ""
 
 
@@ -312,6 +334,9 @@ def _mult_adds(m, out_shape, n, in_shape=None):
         return _conv_mult_adds(m, conv, out_shape)
     if isinstance(m, Linear):
         return int(m.weight.size)
+    if isinstance(m, (SpatialSubtractiveNormalization, SpatialDivisiveNormalization)):
+        taps = int(np.prod(m.kernel.shape)) ** (2 if m.kernel.ndim == 1 else 1)
+        return int(np.prod(out_shape[-3:])) * taps  # one kernel pass over every plane
     return 0
 
 
@@ -406,13 +431,15 @@ def _conv_mult_adds(m, c, out_shape):
     return pairs * positions * window
 
 
-def summary(model: Module, input_shape, type_name=None) -> Summary:
+def summary(model: Module, input_shape, type_name=None, batched=None) -> Summary:
     """Rows for every module of ``model`` on an input of ``input_shape``.
 
     ``input_shape`` is ``(C, H, W)`` (a batch of one is used, and shapes are shown
     without it) or ``(N, C, H, W)``; a list of shapes stands for a table input.
+    ``batched`` says whether the first axis is the batch (default: for 4 axes only).
     """
-    batched = not isinstance(input_shape, list) and len(input_shape) == 4
+    if batched is None:  # volumetric (C, T, H, W) input needs batched=False
+        batched = not isinstance(input_shape, list) and len(input_shape) == 4
     net = model.clone()
     if type_name:
         net.type(type_name)

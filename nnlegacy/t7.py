@@ -106,6 +106,12 @@ class LuaTableKey:
         return f"LuaTableKey({type(self.table).__name__} of {len(self.table)})"
 
 
+# nngraph's graph objects: always read as plain LuaObjects (their tables may have tables
+# as keys), from which nnlegacy.nngraph.gModule rebuilds its own graph after loading;
+# gModule writes them back the same way (its ``_lua_fields``).
+GRAPH_CLASSES = frozenset({"nngraph.Node", "graph.Node", "graph.Edge", "graph.Graph"})
+
+
 class _Storage:
     """A Torch storage as read: a flat array, and its Torch type name."""
 
@@ -126,6 +132,7 @@ class _Reader:
         self.data, self.pos, self.ascii, self.cuda = data, 0, ascii_format, cuda
         self.unknown = unknown
         self.max_elements = max_elements
+        self.graph_depth = 0  # > 0 while reading nngraph's graph objects (GRAPH_CLASSES)
         self.memo = {}
         self.depth = 0
         self.reading = set()  # indices of tables being read (to see self-references)
@@ -272,7 +279,7 @@ class _Reader:
                 self.path.pop()
             if k is None:
                 self.fail("a table key is nil")
-            if isinstance(k, (dict, list)) and self.unknown == "object":
+            if isinstance(k, (dict, list)) and (self.unknown == "object" or self.graph_depth):
                 k = LuaTableKey(k)
             try:
                 table[k] = v
@@ -308,7 +315,7 @@ class _Reader:
             return obj
         target = _nn_classes().get(cls[3:]) if cls.startswith("nn.") else None
         if target is None:
-            if self.unknown != "object":
+            if self.unknown != "object" and cls not in GRAPH_CLASSES:
                 self.fail(
                     f"class {cls!r} is not supported by nnlegacy (load(path, "
                     'unknown="object") reads it as a plain LuaObject)',
@@ -316,6 +323,7 @@ class _Reader:
                 )
             obj = LuaObject(cls, {})
             self.memo[index] = obj
+            self.graph_depth += cls in GRAPH_CLASSES
             try:
                 fields = self.object()
             except T7Error as e:
@@ -323,6 +331,8 @@ class _Reader:
                     f"class {cls!r} (at byte offset {at}) is not written as a table of "
                     f"fields (a custom write() format nnlegacy cannot read): {e}"
                 ) from None
+            finally:
+                self.graph_depth -= cls in GRAPH_CLASSES
             if isinstance(fields, dict):
                 obj.__dict__["fields"] = fields
             elif isinstance(fields, list):
@@ -870,6 +880,8 @@ class _Writer:
             self.tensor(obj)
         elif isinstance(obj, (Module, Criterion)):
             self.module(obj)
+        elif isinstance(obj, LuaTableKey):
+            self.object(obj.table)
         elif isinstance(obj, LuaObject):
             if self._header(obj, obj.torch_typename):
                 self.object(obj.fields)
@@ -1023,6 +1035,11 @@ def _fields_for_lua(obj):
         # private), the writing counterpart of _after_load
         fields = hook(obj, fields)
     return fields
+
+
+def long_storage(values):
+    """Mark a list of ints to be written as a torch.LongStorage (for ``_lua_fields``)."""
+    return LuaStorage(values, "Long")
 
 
 def dumps(obj, format: str = "binary") -> bytes:  # noqa: A002 - torch.save's name
