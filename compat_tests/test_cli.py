@@ -292,3 +292,10 @@ def test_full_convolution_rows_have_kernel_and_mult_adds(tmp_path, capsys):
     assert "1  FullConv(8->4)  4x14x14     292      14.1K  3x3/2 p1 T" in out
     s = nn.summary(nn.SpatialFullConvolution(8, 4, 3, 3, 2, 2, 1, 1, 1, 1), (8, 7, 7))
     assert s.mult_adds == 7 * 7 * 8 * 4 * 9 and s.rows[0].kernel == "3x3/2, pad 1 transposed"
+
+
+def test_printshape_cuda_without_gpu():
+    if nn.has_cuda():
+        pytest.skip("a GPU is present")
+    r = run(ROOT / "tools/printshape", "lenet5", "--type", "cuda")
+    one_line_error(r, "printshape: torch.CudaTensor needs CuPy and an NVIDIA GPU")

@@ -207,7 +207,7 @@ def main(argv=None):
                 raise UserError(f"{args.model} has no input size of its own: give --input CxHxW")
             shape = own
         s = nn.summary(model, shape, ttype)
-    except UserError as e:
+    except (UserError, nn.backend.CudaUnavailableError) as e:
         return fail(PROG, e)
     except (ValueError, TypeError, RuntimeError, IndexError, ImportError) as e:
         given = "x".join(map(str, shape)) if isinstance(shape, tuple) else shape
