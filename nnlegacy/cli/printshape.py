@@ -77,7 +77,8 @@ def call_builder(mod, name, call):
             for k, v in vars(mod).items()
             if callable(v) and k[:1] != "_" and getattr(v, "__module__", "") == mod.__name__
         )
-        hint = f"; it has {', '.join(found)}" if found else ""
+        builders = [k for k in found if k.startswith("build")] or found[:6]
+        hint = f"; it has {', '.join(f'{k}()' for k in builders)}" if builders else ""
         what = "use --call" if not call else "check --call"
         raise UserError(f"{name} has no function {m.group(1)}() ({what}{hint})")
     try:
