@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from kernel_checks import CHECKS, Host
 
-from nnlegacy.kernels import cuda, cuda_norm, hostsim
 from nnlegacy.kernels import conv as C
+from nnlegacy.kernels import cuda, cuda_norm, hostsim
 from nnlegacy.kernels import pooling as P
 
 pytestmark = pytest.mark.skipif(
@@ -123,9 +123,13 @@ def test_pooling_near_the_32bit_limit(shape, k, d, pad, ceil):
         lambda: cuda.maxpool_backward(V(out, np.float32), V(out, np.int32), shape, *k, *d, *pad)
     )
     for include in (True, False):
-        _compare_builds(lambda: cuda.avgpool_forward(x, *k, *d, *pad, oH, oW, include))
         _compare_builds(
-            lambda: cuda.avgpool_backward(V(out, np.float32), shape, *k, *d, *pad, include)
+            lambda include=include: cuda.avgpool_forward(x, *k, *d, *pad, oH, oW, include)
+        )
+        _compare_builds(
+            lambda include=include: cuda.avgpool_backward(
+                V(out, np.float32), shape, *k, *d, *pad, include
+            )
         )
 
 
@@ -145,10 +149,12 @@ def test_batchnorm_near_the_32bit_limit(shape):
     x, vec = V(shape, np.float32), V((shape[1],), np.float32)
     for train in (True, False):
         _compare_builds(
-            lambda: cuda_norm.batchnorm_forward(x, vec, vec, vec, vec, 1e-5, 0.1, train)
+            lambda train=train: cuda_norm.batchnorm_forward(x, vec, vec, vec, vec, 1e-5, 0.1, train)
         )
         _compare_builds(
-            lambda: cuda_norm.batchnorm_backward(x, x, vec, vec, vec, 1e-5, train, vec, vec, 0.5)
+            lambda train=train: cuda_norm.batchnorm_backward(
+                x, x, vec, vec, vec, 1e-5, train, vec, vec, 0.5
+            )
         )
 
 
