@@ -69,7 +69,7 @@ def _pad(x, padH, padW):
 
 def im2col(x, g: Geometry):
     """Columns ``(N, C*kH*kW, g.positions)`` of the zero-padded input ``x``."""
-    if not g.wide and cuda.usable(x):
+    if not g.wide and cuda.usable(x) and cuda.fits(g.n * g.c * g.kH * g.kW * g.oH * g.oW):
         return cuda.im2col(
             x, g.n, g.c, g.h, g.w, g.kH, g.kW, g.dH, g.dW, g.padH, g.padW, g.oH, g.oW
         )
@@ -99,7 +99,7 @@ def im2col(x, g: Geometry):
 
 def col2im(cols, g: Geometry):
     """The adjoint of im2col: sum columns back into an input-shaped array."""
-    if not g.wide and cuda.usable(cols):
+    if not g.wide and cuda.usable(cols) and cuda.fits(g.n * g.c * g.h * g.w):
         return cuda.col2im(
             cols, g.n, g.c, g.h, g.w, g.kH, g.kW, g.dH, g.dW, g.padH, g.padW, g.oH, g.oW
         )

@@ -59,7 +59,7 @@ def maxpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode):
     n, c, h, w = x.shape
     oH = pool_output_size(h, kH, dH, padH, ceil_mode)
     oW = pool_output_size(w, kW, dW, padW, ceil_mode)
-    if cuda.usable(x):
+    if cuda.usable(x) and cuda.fits(n * c * oH * oW):
         return cuda.maxpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW)
     xpad = _padded(x, padH, padW, oH, oW, kH, kW, dH, dW, -np.inf)
     windows = list(_window_slices(xpad, kH, kW, dH, dW, oH, oW))
@@ -95,7 +95,7 @@ def maxpool2d_indices(arg, h, w, kH, kW, dH, dW, padH, padW):
 
 def maxpool2d_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW):
     """Route gradOutput to the argmax of each window (accumulating where windows overlap)."""
-    if cuda.usable(gradOutput):
+    if cuda.usable(gradOutput) and cuda.fits(np.prod(input_shape, dtype=np.int64)):
         return cuda.maxpool_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW)
     xp = get_array_module(gradOutput)
     n, c, h, w = input_shape
@@ -139,7 +139,7 @@ def avgpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode, count_include_pa
     n, c, h, w = x.shape
     oH = pool_output_size(h, kH, dH, padH, ceil_mode)
     oW = pool_output_size(w, kW, dW, padW, ceil_mode)
-    if cuda.usable(x):
+    if cuda.usable(x) and cuda.fits(n * c * oH * oW):
         return cuda.avgpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW, count_include_pad)
     xpad = _padded(x, padH, padW, oH, oW, kH, kW, dH, dW, 0)
     windows = list(_window_slices(xpad, kH, kW, dH, dW, oH, oW))
@@ -156,7 +156,7 @@ def avgpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode, count_include_pa
 
 def avgpool2d_backward(gradOutput, input_shape, kH, kW, dH, dW, padH, padW, include):
     """Each gradOutput value / divisor, spread over its window (clipped to the image)."""
-    if cuda.usable(gradOutput):
+    if cuda.usable(gradOutput) and cuda.fits(np.prod(input_shape, dtype=np.int64)):
         return cuda.avgpool_backward(gradOutput, input_shape, kH, kW, dH, dW, padH, padW, include)
     xp = get_array_module(gradOutput)
     n, c, h, w = input_shape
