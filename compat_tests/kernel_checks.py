@@ -18,6 +18,7 @@ from nnlegacy import backend as B
 from nnlegacy.kernels import conv as C
 from nnlegacy.kernels import cuda
 from nnlegacy.kernels import pooling as P
+from nnlegacy.kernels import unfold as U
 
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-4, atol=1e-5)}
 TYPE = {np.float64: "torch.DoubleTensor", np.float32: "torch.FloatTensor"}
@@ -101,6 +102,30 @@ def check_im2col_and_col2im(dev, dtype):
         with dev.run():
             back = C.col2im(dev.put(cols), g)
         close(dev.get(back), C.col2im(cols, g), dtype, "col2im")
+
+
+def unfold_cases(seed, count=24):
+    """1-, 2- and 3-D geometries with stride, padding and dilation (kernels/unfold.py)."""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        nd = 1 + i % 3
+        k = tuple(int(v) for v in rng.integers(1, 4, nd))
+        d = tuple(int(v) for v in rng.integers(1, 4, nd))
+        dil = tuple(int(v) for v in rng.integers(1, 3, nd))
+        pad = tuple(int(rng.integers(0, kk // 2 + 2)) for kk in k)
+        size = tuple(int(dl * (kk - 1) + rng.integers(1, 8 - nd)) for kk, dl in zip(k, dil))
+        n, c = int(rng.choice([1, 3])), int(rng.integers(1, 4))
+        yield rng, U.Unfold((n, c, *size), k, d, pad, dil)
+
+
+def check_unfold_nd(dev, dtype):
+    for rng, g in unfold_cases(5):
+        x = rng.standard_normal(g.input_shape).astype(dtype)
+        cols = rng.standard_normal(g.cols_shape).astype(dtype)
+        with dev.run():
+            got, back = U.unfold(dev.put(x), g), U.fold(dev.put(cols), g)
+        close(dev.get(got), U.unfold(x, g), dtype, f"unfold {g.size} {g.k} {g.d} {g.pad} {g.dil}")
+        close(dev.get(back), U.fold(cols, g), dtype, f"fold {g.size} {g.k} {g.d} {g.pad} {g.dil}")
 
 
 def check_convolution(dev, dtype):
@@ -233,6 +258,7 @@ def check_threshold(dev, dtype):
 CHECKS = {
     "im2col_col2im": check_im2col_and_col2im,
     "convolution": check_convolution,
+    "unfold_fold_nd_dilated": check_unfold_nd,
     "max_pooling": check_max_pooling,
     "average_pooling_include_pad": lambda dev, dtype: check_average_pooling(dev, dtype, True),
     "average_pooling_exclude_pad": lambda dev, dtype: check_average_pooling(dev, dtype, False),

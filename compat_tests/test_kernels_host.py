@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from kernel_checks import CHECKS, Host
 
-from nnlegacy.kernels import conv as C
 from nnlegacy.kernels import cuda, cuda_norm, hostsim
 from nnlegacy.kernels import pooling as P
+from nnlegacy.kernels import unfold as U
 
 pytestmark = pytest.mark.skipif(
     hostsim.skip_reason() is not None, reason=str(hostsim.skip_reason())
@@ -82,24 +82,25 @@ def _near_limit(*dims):
     return (*dims[:-1], LIMIT // rest)
 
 
-LARGE_CONV = [  # (input shape, kH, kW, dH, dW, padH, padW): input or columns near the limit
-    ((2, 1024, 1024, 1023), 1, 1, 1, 1, 0, 0),
-    ((1, 3, 26000, 9000), 3, 3, 2, 2, 1, 1),
-    ((1, 1, 46339, 46339), 1, 1, 1, 1, 0, 0),
-    ((7, 5, 1000, 600), 5, 3, 1, 2, 2, 1),
+LARGE_CONV = [  # (input shape, k, stride, pad, dilation): input or columns near the limit
+    ((2, 1024, 1024, 1023), (1, 1), (1, 1), (0, 0), (1, 1)),
+    ((1, 3, 26000, 9000), (3, 3), (2, 2), (1, 1), (1, 1)),
+    ((1, 1, 46339, 46339), (1, 1), (1, 1), (0, 0), (1, 1)),
+    ((70, 5, 1000, 600), (5, 3), (5, 6), (2, 1), (2, 3)),
+    ((1, 2, _near_limit(2, 3, 1)[-1]), (3,), (3,), (1,), (2,)),  # temporal
+    ((1, 2, 1000, 1000, 1000), (3, 3, 3), (3, 3, 3), (1, 1, 1), (1, 2, 3)),  # volumetric
+    ((3, 1, 5000, 3, 47000), (2, 1, 1), (2, 1, 1), (0, 0, 0), (4, 1, 1)),
 ]
 
 
-@pytest.mark.parametrize("shape,kH,kW,dH,dW,pH,pW", LARGE_CONV)
-def test_im2col_col2im_near_the_32bit_limit(shape, kH, kW, dH, dW, pH, pW):
-    g = C.Geometry(shape, kH, kW, dH, dW, pH, pW)
-    cols = g.n * g.c * kH * kW * g.oH * g.oW
-    if cols <= LIMIT:
-        _compare_builds(lambda: cuda.im2col(V(shape, np.float32), g.n, g.c, g.h, g.w, kH, kW,
-                                            dH, dW, pH, pW, g.oH, g.oW))  # fmt: skip
-        _compare_builds(lambda: cuda.col2im(V((g.n, g.c * kH * kW, g.oH * g.oW), np.float32),
-                                            g.n, g.c, g.h, g.w, kH, kW, dH, dW, pH, pW, g.oH, g.oW))  # fmt: skip
-    assert g.n * g.c * g.h * g.w <= LIMIT
+@pytest.mark.parametrize("shape,k,d,pad,dil", LARGE_CONV)
+def test_unfold_fold_near_the_32bit_limit(shape, k, d, pad, dil):
+    g = U.Unfold(shape, k, d, pad, dil)
+    assert np.prod(shape, dtype=object) <= LIMIT
+    if np.prod(g.cols_shape, dtype=object) > LIMIT:
+        pytest.skip("the columns exceed the limit: the dispatch keeps the NumPy-API path")
+    _compare_builds(lambda: cuda.im2col(V(shape, np.float32), g))
+    _compare_builds(lambda: cuda.col2im(V(g.cols_shape, np.float32), g))
 
 
 LARGE_POOL = [  # (input shape, k, d, pad, ceil)

@@ -11,7 +11,14 @@ from . import (
     arithmetic,
     containers,
     convolution,
+    convolution_map,
+    convolution_spatial,
+    convolution_temporal,
+    convolution_volumetric,
     criterion,
+    criterion_distance,
+    criterion_margin,
+    criterion_table,
     distance,
     dropout,
     indexing,
@@ -26,6 +33,7 @@ from . import (
     shape,
     sparse,
     table,
+    tables,
 )
 from .activation import *  # noqa: F403
 from .activation2 import *  # noqa: F403
@@ -39,7 +47,14 @@ from .backend import (
 )
 from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
+from .convolution_map import *  # noqa: F403
+from .convolution_spatial import *  # noqa: F403
+from .convolution_temporal import *  # noqa: F403
+from .convolution_volumetric import *  # noqa: F403
 from .criterion import *  # noqa: F403
+from .criterion_distance import *  # noqa: F403
+from .criterion_margin import *  # noqa: F403
+from .criterion_table import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .indexing import *  # noqa: F403
@@ -66,6 +81,10 @@ _FAMILIES = (
     sparse,
     distance,
     convolution,
+    convolution_spatial,
+    convolution_map,
+    convolution_temporal,
+    convolution_volumetric,
     pooling,
     normalization,
     dropout,
@@ -79,6 +98,9 @@ _FAMILIES = (
     reduction,
     table,
     criterion,
+    criterion_distance,
+    criterion_margin,
+    criterion_table,
 )
 
 __all__ = [
@@ -87,5 +109,5 @@ __all__ = [
     # tensor types and randomness
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "generator", "has_cuda",
     "torch_type",
-    "optim", "summary", "load", "save", "T7Error", "LuaObject",
+    "optim", "summary", "tables", "load", "save", "T7Error", "LuaObject",
 ]  # fmt: skip

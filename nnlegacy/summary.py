@@ -16,10 +16,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import backend as B
+from . import convolution as C
+from . import convolution_map as CM
+from . import convolution_spatial as CS
+from . import convolution_temporal as CT
 from .containers import Container
-from .convolution import SpatialConvolution
-from .kernels.conv import conv_output_size
 from .kernels.pooling import pool_output_size
+from .kernels.unfold import dropped as _dropped
 from .linear import Linear
 from .module import Module
 from .pooling import _SpatialPooling
@@ -132,15 +135,12 @@ def _arrays(v):
 
 def _geometry_note(m, in_shape):
     """(kernel text, note on dropped edges / ceil) for convolution and pooling."""
+    conv = _conv_geometry(m, in_shape)
+    if conv is not None:
+        return _conv_kernel_text(conv), _conv_dropped_text(conv)
     if not in_shape or len(in_shape) < 3:
         return "", ""
     h, w = in_shape[-2:]
-    if isinstance(m, SpatialConvolution):
-        padH, padW = m._pads()
-        kernel = f"{m.kW}x{m.kH}/{m.dW}" + (f", pad {padW}" if padW or padH else "")
-        oh, ow = conv_output_size(h, m.kH, m.dH, padH), conv_output_size(w, m.kW, m.dW, padW)
-        dropped = (h + 2 * padH - ((oh - 1) * m.dH + m.kH), w + 2 * padW - ((ow - 1) * m.dW + m.kW))
-        return kernel, _dropped_text(dropped)
     if isinstance(m, _SpatialPooling):
         padW, padH = m._pads()
         ceil = bool(m.ceil_mode)
@@ -169,13 +169,104 @@ def _dropped_text(dropped):
     return ("floor drops " + ", ".join(parts) + " of the input") if parts else ""
 
 
-def _mult_adds(m, out_shape, n):
-    if isinstance(m, SpatialConvolution) and isinstance(out_shape, tuple):
-        positions = int(np.prod(out_shape[-2:]))
-        return m.nOutputPlane * positions * m.nInputPlane * m.kH * m.kW
+def _mult_adds(m, out_shape, n, in_shape=None):
+    conv = _conv_geometry(m, in_shape)
+    if conv is not None and isinstance(out_shape, tuple):
+        return _conv_mult_adds(m, conv, out_shape)
     if isinstance(m, Linear):
         return int(m.weight.size)
     return 0
+
+
+# --- the convolution family: one rule for every rank ------------------------------------
+_AXES = {1: ("frame",), 2: ("row", "col"), 3: ("frame", "row", "col")}
+
+
+@dataclass
+class _Conv:
+    sizes: tuple  # the convolved input sizes, outermost first
+    k: tuple
+    d: tuple
+    pad: tuple
+    dil: tuple
+    transposed: bool = False
+
+
+def _conv_geometry(m, in_shape):
+    """The sizes, kernel, stride, pad and dilation of a convolution-family module on an
+    input of ``in_shape``, or None for other modules."""
+    if isinstance(in_shape, list) and in_shape:  # {input, target} of a full convolution
+        in_shape = in_shape[0]
+    if not isinstance(in_shape, tuple) or not in_shape:
+        return None
+    if isinstance(m, (C._UnfoldConvolution, C.SpatialConvolution)):
+        k, d, pad, dil = m._dims()
+        return _Conv(in_shape[-len(k) :], k, d, pad, dil)
+    if isinstance(m, C._FullConvolution):
+        k, d, pad, _ = m._dims()
+        return _Conv(in_shape[-len(k) :], k, d, pad, (1,) * len(k), True)
+    if isinstance(m, (CS.SpatialDepthWiseConvolution, CS.SpatialConvolutionLocal)):
+        return _Conv(in_shape[-2:], (m.kH, m.kW), (m.dH, m.dW), (m.padH, m.padW), (1, 1))
+    if isinstance(m, (CS.SpatialSubSampling, CM._ConnectionTable)):
+        transposed = isinstance(m, CM.SpatialFullConvolutionMap)
+        return _Conv(in_shape[-2:], (m.kH, m.kW), (m.dH, m.dW), (0, 0), (1, 1), transposed)
+    if isinstance(m, (CT.TemporalConvolution, CT.TemporalSubSampling, CT.TemporalRowConvolution)):
+        t = in_shape[-1] if getattr(m, "featFirst", False) else in_shape[-2]
+        return _Conv((t,), (m.kW,), (m.dW,), (0,), (1,))
+    return None
+
+
+def _lua_order(t):
+    """Sizes in the order Lua prints them: W, H for 2-D and T, W, H for 3-D."""
+    if len(t) == 3:
+        return (t[0], t[2], t[1])
+    return t[::-1]
+
+
+def _one_or_all(t):
+    t = _lua_order(t)
+    return str(t[0]) if len(set(t)) == 1 else ",".join(map(str, t))
+
+
+def _conv_kernel_text(c):
+    text = "x".join(map(str, _lua_order(c.k))) + "/" + _one_or_all(c.d)
+    text += f", pad {_one_or_all(c.pad)}" if any(c.pad) else ""
+    text += f", dil {_one_or_all(c.dil)}" if any(v != 1 for v in c.dil) else ""
+    return text + (" transposed" if c.transposed else "")
+
+
+def _conv_dropped_text(c):
+    if c.transposed:
+        return ""
+    counts = [_dropped(*a) for a in zip(c.sizes, c.k, c.d, c.pad, c.dil)]
+    parts = [
+        f"{n} {name}{'s' if n > 1 else ''}" for n, name in zip(counts, _AXES[len(counts)]) if n
+    ]
+    return ("floor drops " + ", ".join(parts) + " of the input") if parts else ""
+
+
+def _conv_mult_adds(m, c, out_shape):
+    """Per image; each output (input, for a transposed one) position costs a kernel's
+    worth of multiply-adds per connected pair of planes."""
+    window = int(np.prod(c.k))
+    if isinstance(m, (CT.TemporalConvolution, CT.TemporalSubSampling, CT.TemporalRowConvolution)):
+        frames = out_shape[-1] if getattr(m, "featFirst", False) else out_shape[-2]
+        width = (
+            m.inputFrameSize
+            if not isinstance(m, CT.TemporalConvolution)
+            else (m.inputFrameSize * m.outputFrameSize)
+        )
+        return frames * width * window
+    positions = int(np.prod(c.sizes if c.transposed else out_shape[-len(c.k) :]))
+    if isinstance(m, (CM.SpatialConvolutionMap, CM.SpatialFullConvolutionMap)):
+        pairs = int(m.weight.shape[0])
+    elif isinstance(m, CS.SpatialDepthWiseConvolution):
+        pairs = m.nInputPlane * m.nOutputPlane
+    elif isinstance(m, CS.SpatialSubSampling):
+        pairs = m.nInputPlane
+    else:
+        pairs = m.nInputPlane * m.nOutputPlane
+    return pairs * positions * window
 
 
 def summary(model: Module, input_shape, type_name=None) -> Summary:
@@ -236,7 +327,7 @@ def summary(model: Module, input_shape, type_name=None) -> Summary:
                 _shape_str(shape, batched),
                 own,
                 acts,
-                _mult_adds(m, shape, n),
+                _mult_adds(m, shape, n, inputs.get(id(m))),
                 kernel,
                 note,
             )

@@ -971,8 +971,8 @@ class _Writer:
             for k, v in items:
                 self.path.append(f".{k}")
                 self.object(k)
-                if isinstance(v, _LongStorage):
-                    self.storage_object(v.values, "Long")
+                if isinstance(v, LuaStorage):
+                    self.storage_object(v.values, v.typ)
                 else:
                     self.object(v)
                 self.path.pop()
@@ -981,9 +981,14 @@ class _Writer:
             self.path.pop()
 
 
-class _LongStorage:
-    def __init__(self, values):
+class LuaStorage:
+    """Values to write as a Torch storage (``torch.LongStorage``, ``torch.DoubleStorage``)
+    rather than a tensor, for fields Lua keeps as storages (View's size, MultiCriterion's
+    weights)."""
+
+    def __init__(self, values, typ: str = "Long"):
         self.values = list(values)
+        self.typ = typ
 
 
 def _fields_for_lua(obj):
@@ -996,7 +1001,12 @@ def _fields_for_lua(obj):
     if "indices" in dir(type(obj)) and getattr(obj, "indices", None) is not None:
         fields["indices"] = obj.indices
     if type(obj).__name__ in ("View", "Reshape") and isinstance(fields.get("size"), list):
-        fields["size"] = _LongStorage(fields["size"])
+        fields["size"] = LuaStorage(fields["size"])
+    hook = getattr(type(obj), "_lua_fields", None)
+    if hook is not None:
+        # a class's own fix-ups of what Lua needs (a storage, a field Python keeps
+        # private), the writing counterpart of _after_load
+        fields = hook(obj, fields)
     return fields
 
 
