@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import get_array_module
+from .kernels import cuda, cuda_norm
 from .module import Module, _size_desc
 
 __all__ = [
@@ -65,6 +66,11 @@ class Threshold(Module):
     def updateGradInput(self, input, gradOutput):
         self._check_input(input)
         self._check_grad(gradOutput, input.shape)
+        if input.size and cuda.usable(input, gradOutput):  # one element-wise kernel on the GPU
+            self.gradInput = cuda_norm.threshold_backward(
+                input, gradOutput, self.threshold, self.inplace
+            )
+            return self.gradInput
         if self.inplace:
             gradOutput[input <= self.threshold] = 0
             self.gradInput = gradOutput

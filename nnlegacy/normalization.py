@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import backend as B
+from .kernels import cuda, cuda_norm
 from .module import Module, _size_desc
 
 __all__ = ["BatchNormalization", "SpatialBatchNormalization", "SpatialCrossMapLRN"]
@@ -41,8 +42,19 @@ class SpatialCrossMapLRN(Module):
             raise ValueError(f"Input must be 3D or 4D, got {_size_desc(input.shape)}")
         return input.ndim - 3
 
+    @staticmethod
+    def _planes(a):
+        """``a`` as ``(N, C, L)`` for the CUDA kernels."""
+        return a.reshape(a.shape[0] if a.ndim == 4 else 1, a.shape[-3], -1)
+
     def updateOutput(self, input):
         axis = self._axis(input)
+        if input.size and cuda.usable(input):  # one kernel on the GPU
+            scale, y = cuda_norm.lrn_forward(
+                self._planes(input), self.size, self.alpha, self.beta, self.k
+            )
+            self.scale, self.output = scale.reshape(input.shape), y.reshape(input.shape)
+            return self.output
         self.scale = self.k + (self.alpha / self.size) * _channel_window_sum(
             input * input, self.size, axis
         )
@@ -54,6 +66,13 @@ class SpatialCrossMapLRN(Module):
         self._check_grad(gradOutput, input.shape)
         if self.scale.shape != input.shape:
             self.updateOutput(input)
+        if input.size and cuda.usable(input, gradOutput, self.scale, self.output):
+            gi = cuda_norm.lrn_backward(
+                *map(self._planes, (input, gradOutput, self.scale, self.output)),
+                self.size, self.alpha, self.beta,
+            )  # fmt: skip
+            self.gradInput = gi.reshape(input.shape)
+            return self.gradInput
         ratio = _channel_window_sum(gradOutput * self.output / self.scale, self.size, axis)
         self.gradInput = (
             gradOutput * self.scale ** (-self.beta)
@@ -134,9 +153,24 @@ class BatchNormalization(Module):
     def _uses_batch_stats(self, x):
         return bool(self.train) and x.shape[0] > 1  # the batch-size-1 quirk
 
+    def _kernel_ready(self, *arrays):
+        """The CUDA kernels apply (CuPy, non-empty, contiguous statistics and parameters)."""
+        vectors = (self.running_mean, self.running_var, self.weight, self.bias)
+        return arrays[0].size > 0 and cuda_norm.batchnorm_usable(*arrays, *vectors)
+
     def updateOutput(self, input):
         x, _ = self._as_batch(input)
         xp = B.get_array_module(x)
+        if self._kernel_ready(x):  # one kernel on the GPU
+            train = self._uses_batch_stats(x)
+            y, mean, invstd = cuda_norm.batchnorm_forward(
+                x, self.weight, self.bias, self.running_mean, self.running_var,
+                self.eps, self.momentum, train,
+            )  # fmt: skip
+            if train:
+                self.save_mean, self.save_std = mean, invstd
+            self.output = y.reshape(input.shape)
+            return self.output
         if self._uses_batch_stats(x):
             n = x.shape[0] * x.shape[2]
             mean = x.mean(axis=(0, 2))
@@ -167,7 +201,41 @@ class BatchNormalization(Module):
             return self.save_mean, self.save_std, True
         return self.running_mean, 1 / xp.sqrt(self.running_var + self.eps), False
 
+    def _kernel_stats(self, x):
+        """(train, mean, inverse std or running variance) as the backward kernel takes them."""
+        if self._uses_batch_stats(x):
+            if self.save_mean.shape != self.running_mean.shape:
+                raise RuntimeError("must call :updateOutput() first")
+            return True, self.save_mean, self.save_std
+        return False, self.running_mean, self.running_var
+
+    def _kernel_backward(self, input, gradOutput, need_gin, need_params, scale=1):
+        """gradInput and/or the parameter gradients in one kernel, or False when the
+        kernels do not apply."""
+        x, _ = self._as_batch(input)
+        self._check_grad(gradOutput, input.shape)
+        g = gradOutput.reshape(x.shape)
+        need_params = need_params and self.weight is not None
+        extra = (self.gradWeight, self.gradBias, self.save_mean, self.save_std)
+        if not (need_gin or need_params) or not self._kernel_ready(x, g, *extra):
+            return False
+        train, mean, sv = self._kernel_stats(x)
+        gw, gb = (self.gradWeight, self.gradBias) if need_params else (None, None)
+        gi = cuda_norm.batchnorm_backward(
+            x, g, self.weight, mean, sv, self.eps, train, gw, gb, scale, need_gin
+        )
+        if need_gin:
+            self.gradInput = gi.reshape(input.shape)
+        return True
+
+    def backward(self, input, gradOutput, scale=1):
+        if self._kernel_backward(input, gradOutput, True, True, scale):
+            return self.gradInput
+        return super().backward(input, gradOutput, scale)
+
     def updateGradInput(self, input, gradOutput):
+        if self._kernel_backward(input, gradOutput, True, False):
+            return self.gradInput
         x, _ = self._as_batch(input)
         self._check_grad(gradOutput, input.shape)
         g = gradOutput.reshape(x.shape)
@@ -185,7 +253,7 @@ class BatchNormalization(Module):
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
-        if self.weight is None:
+        if self.weight is None or self._kernel_backward(input, gradOutput, False, True, scale):
             return
         x, _ = self._as_batch(input)
         self._check_grad(gradOutput, input.shape)

@@ -179,12 +179,14 @@ def prelude(ctype):
     return f"#define T {ctype}\n#define NEG_INF {neg_inf}\n"
 
 
-def _kernel(name, dtype):
+def _kernel(name, dtype, source=None):
+    """The compiled kernel ``name`` of ``source`` (this file's SOURCE by default)."""
     cp = B.cupy_module()
+    source = SOURCE if source is None else source
     ctype = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}[np.dtype(dtype)]
-    key = (cp.cuda.Device().id, name, ctype)
+    key = (cp.cuda.Device().id, name, ctype, id(source))
     if key not in _cache:
-        module = cp.RawModule(code=prelude(ctype) + SOURCE, options=("-std=c++11",))
+        module = cp.RawModule(code=prelude(ctype) + source, options=("-std=c++11",))
         _cache[key] = module.get_function(name)
     return _cache[key]
 
@@ -199,10 +201,17 @@ def usable(*arrays) -> bool:
     )
 
 
-def _launch(name, dtype, total, args):
-    blocks = (total + _THREADS - 1) // _THREADS
+def fits(*sizes) -> bool:
+    """True when every size (element count) is within the kernels' 32-bit indices."""
+    return all(int(s) <= INT32_MAX for s in sizes)
+
+
+def _launch(name, dtype, total, args, source=None, blocks=None, threads=_THREADS):
+    """One thread per element of ``total`` (or ``blocks`` blocks of ``threads``)."""
+    if blocks is None:
+        blocks = (total + threads - 1) // threads
     ints = [np.int32(a) if isinstance(a, (int, np.integer)) else a for a in args]
-    _kernel(name, dtype)((blocks,), (_THREADS,), tuple(ints))
+    _kernel(name, dtype, source)((blocks,), (threads,), tuple(ints))
 
 
 def _geometry_args(g):

@@ -137,7 +137,8 @@ def maxpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode):
     if cuda.usable(x):
         oH = pool_output_size(x.shape[2], kH, dH, padH, ceil_mode)
         oW = pool_output_size(x.shape[3], kW, dW, padW, ceil_mode)
-        return cuda.maxpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW)
+        if cuda.fits(x.shape[0] * x.shape[1] * oH * oW):  # else the NumPy-API path
+            return cuda.maxpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW)
     return maxpool_nd_forward(x, (kH, kW), (dH, dW), (padH, padW), (1, 1), ceil_mode)
 
 
@@ -156,7 +157,7 @@ def maxpool2d_indices(arg, h, w, kH, kW, dH, dW, padH, padW, dilH=1, dilW=1):
 
 def maxpool2d_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW):
     """Route gradOutput to the argmax of each window (accumulating where windows overlap)."""
-    if cuda.usable(gradOutput):
+    if cuda.usable(gradOutput) and cuda.fits(np.prod(input_shape, dtype=np.int64)):
         return cuda.maxpool_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW)
     return maxpool_nd_backward(
         gradOutput, arg, input_shape, (kH, kW), (dH, dW), (padH, padW), (1, 1)
@@ -232,12 +233,13 @@ def avgpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode, count_include_pa
     if cuda.usable(x):
         oH = pool_output_size(x.shape[2], kH, dH, padH, ceil_mode)
         oW = pool_output_size(x.shape[3], kW, dW, padW, ceil_mode)
-        return cuda.avgpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW, count_include_pad)
+        if cuda.fits(x.shape[0] * x.shape[1] * oH * oW):  # else the NumPy-API path
+            return cuda.avgpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW, count_include_pad)
     return avgpool_nd_forward(x, (kH, kW), (dH, dW), (padH, padW), ceil_mode, count_include_pad)
 
 
 def avgpool2d_backward(gradOutput, input_shape, kH, kW, dH, dW, padH, padW, include):
     """Each gradOutput value / divisor, spread over its window (clipped to the image)."""
-    if cuda.usable(gradOutput):
+    if cuda.usable(gradOutput) and cuda.fits(np.prod(input_shape, dtype=np.int64)):
         return cuda.avgpool_backward(gradOutput, input_shape, kH, kW, dH, dW, padH, padW, include)
     return avgpool_nd_backward(gradOutput, input_shape, (kH, kW), (dH, dW), (padH, padW), include)

@@ -76,7 +76,7 @@ def _pad(x, pad):
 
 def unfold(x, g: Unfold):
     """Columns ``(N, C*prod(k), prod(out))`` of the zero-padded input ``x``."""
-    if cuda.usable(x):
+    if cuda.usable(x) and cuda.fits(math.prod(g.cols_shape)):
         return cuda.im2col(x, g)
     xp = get_array_module(x)
     xpad = xp.ascontiguousarray(_pad(x, g.pad))
@@ -91,7 +91,7 @@ def unfold(x, g: Unfold):
 
 def fold(cols, g: Unfold):
     """The adjoint of :func:`unfold`: columns summed back into ``(N, C, *size)``."""
-    if cuda.usable(cols):
+    if cuda.usable(cols) and cuda.fits(math.prod(g.input_shape)):
         return cuda.col2im(cols, g)
     xp = get_array_module(cols)
     img = xp.zeros((g.n, g.c, *(s + 2 * p for s, p in zip(g.size, g.pad))), cols.dtype)
