@@ -535,7 +535,7 @@ def test_segnet_example_prints_shapes_and_runs_backward(capsys):
     net, out, gi = segnet_decoder.main(["--batch", "2", "--size", "16", "--classes", "3"])
     printed = capsys.readouterr().out
     assert "nn.SpatialMaxUnpooling associated to nn.SpatialMaxPooling(2x2, 2,2)" in printed
-    assert "| 32x4x4 " in printed and "| 3x16x16 " in printed  # bottleneck and output rows
+    assert "  32x4x4 " in printed and "  3x16x16 " in printed  # bottleneck and output rows
     assert out.shape == (2, 3, 16, 16) and gi.shape == (2, 3, 16, 16)
     grads = net.parameters()[1]
     assert all(np.isfinite(g).all() for g in grads) and any(np.abs(g).sum() > 0 for g in grads)

@@ -172,6 +172,8 @@ def _short_name(name, kernel):
         head, args = text.split("(", 1)
         first = args.split(", ")[0].rstrip(")")
         text = head + (f"({first})" if "->" in first else "")
+    if " " in text and len(text) > 22:  # "SpatialMaxUnpooling associated to ...": the class
+        text = text.split(" ")[0]
     for long, short in _ABBREVIATIONS:
         text = text.replace(long, short)
     return text or name
