@@ -12,6 +12,7 @@ import math
 
 from . import backend as B
 from .convolution import _FullConvolution, _UnfoldConvolution, check_planes, too_small
+from .convolution_spatial import _ColumnBuffers
 from .module import Module, _size_desc, _WeightBias
 
 __all__ = ["VolumetricConvolution", "VolumetricDilatedConvolution", "VolumetricFullConvolution"]
@@ -190,7 +191,7 @@ class VolumetricDilatedConvolution(VolumetricConvolution):
         return s + (") without bias" if self.bias is None else ")")
 
 
-class VolumetricFullConvolution(_FullConvolution):
+class VolumetricFullConvolution(_ColumnBuffers, _FullConvolution):
     """Transposed ("full") 3-D convolution, the adjoint of VolumetricConvolution.
 
     ``nn.VolumetricFullConvolution(nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1,
@@ -262,15 +263,6 @@ class VolumetricFullConvolution(_FullConvolution):
 
     def _too_small(self, sizes, out):
         return too_small(self.nInputPlane, sizes, self.nOutputPlane, out, sep="x")
-
-    def type(self, type=None, tensorCache=None):  # noqa: A002
-        if type is not None:
-            self.finput, self.fgradInput = self._zeros(0), self._zeros(0)
-        return super().type(type, tensorCache)
-
-    def clearState(self):
-        self._clear("finput", "fgradInput", "_input", "_gradOutput")
-        return super().clearState()
 
     def __tostring__(self):
         s = f"{self._name()}({self.nInputPlane} -> {self.nOutputPlane}, "
