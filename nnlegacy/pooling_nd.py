@@ -165,6 +165,14 @@ class _VolumetricPooling(Module):
     ceil_mode = False
     _DILATED = False
 
+    def _set_window(self, kT, kW, kH, dT, dW, dH):
+        """The kernel, and the stride (the kernel where not given); they are checked at
+        forward, as THNN does."""
+        self.kT, self.kW, self.kH = kT, kW, kH
+        self.dT = kT if dT is None else dT
+        self.dW = kW if dW is None else dW
+        self.dH = kH if dH is None else dH
+
     def _dims(self):
         """(kernel, stride, pad, dilation) in input-axis order T, H, W."""
         return (
@@ -265,12 +273,9 @@ class VolumetricMaxPooling(_VolumetricPooling):
         padH: int = 0,
     ):
         super().__init__()
-        self.kT, self.kW, self.kH = kT, kW, kH
-        self.dT = kT if dT is None else dT
-        self.dW = kW if dW is None else dW
-        self.dH = kH if dH is None else dH
+        self._set_window(kT, kW, kH, dT, dW, dH)
         self.padT, self.padW, self.padH = padT, padW, padH
-        self.ceil_mode = False  # arguments are checked at forward, as THNN does
+        self.ceil_mode = False
         self._indices = self._xp.empty(0, "int64")
         self._argmax = None
 
@@ -363,10 +368,7 @@ class VolumetricAveragePooling(_VolumetricPooling):
         dH: int | None = None,
     ):
         super().__init__()
-        self.kT, self.kW, self.kH = kT, kW, kH
-        self.dT = kT if dT is None else dT
-        self.dW = kW if dW is None else dW
-        self.dH = kH if dH is None else dH  # arguments are checked at forward, as THNN
+        self._set_window(kT, kW, kH, dT, dW, dH)
 
     def _check(self, input):
         self._check_input(input)
