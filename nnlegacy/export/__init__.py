@@ -23,7 +23,9 @@ def to_torch(module):
     except ModuleNotFoundError as e:
         if e.name != "torch":
             raise
-        raise ImportError("nnlegacy.export.to_torch needs PyTorch: pip install 'nnlegacy[torch]'") from e
+        raise ImportError(
+            "nnlegacy.export.to_torch needs PyTorch: pip install 'nnlegacy[torch]'"
+        ) from e
     return convert(module)
 
 

@@ -96,36 +96,39 @@ def to_onnx(module, input_shape, path=None, *, sample=None, dynamic_batch=True, 
     """
     table = isinstance(input_shape, list) and input_shape and not isinstance(input_shape[0], int)
     shapes = [tuple(int(s) for s in sh) for sh in (input_shape if table else [input_shape])]
-    net = copy.deepcopy(module)
-    if hasattr(net, "evaluate"):
-        net.evaluate()
-    dtype = getattr(net, "_dtype", None) or np.float64
+    _check_supported(module, "")
+    net = copy.deepcopy(module).type("torch.FloatTensor").evaluate()  # the graph's precision
     if sample is None:
         rng = np.random.default_rng(0)
-        xs = [rng.uniform(0.1, 1.0, sh).astype(dtype) for sh in shapes]
+        xs = [rng.uniform(0.1, 1.0, sh) for sh in shapes]
     else:
         xs = [np.asarray(B.to_numpy(s)) for s in (sample if table else [sample])]
-    xs = [B.get_array_module(net._zeros(0)).asarray(x) if hasattr(net, "_zeros") else x for x in xs]
-    _check_supported(net, "")
+    xs = [x.astype(np.int64 if x.dtype.kind in "iub" else np.float32) for x in xs]
+    if dynamic_batch and all(x.ndim and x.shape[0] == 1 for x in xs):
+        # a batch of one is where Lua drops the batch dim (View, Reshape): find the sizes
+        # on a batch of two, so that the graph keeps the batch dim for every N
+        xs = [np.concatenate([x, x]) for x in xs]
     net.forward(xs if table else xs[0])
 
-    batch = shapes[0][0] if dynamic_batch and shapes[0] else None
+    batch = xs[0].shape[0] if dynamic_batch and xs[0].ndim else None
     g = Graph(batch)
     names = [f"input{i + 1}" if table else "input" for i in range(len(shapes))]
     inputs = [Val(n, x) for n, x in zip(names, xs)]
     out = _emit(net, inputs if table else inputs[0], g, "")
     outs = out if isinstance(out, list) else [out]
 
-    def info(name, shape):
+    def info(name, shape, elem=TensorProto.FLOAT):
         dims = [("N" if batch is not None and i == 0 and d == batch else d)
                 for i, d in enumerate(shape)]  # fmt: skip
-        return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+        return helper.make_tensor_value_info(name, elem, dims)
 
     out_names = ["output"] if len(outs) == 1 else [f"output{i + 1}" for i in range(len(outs))]
     for o, n in zip(outs, out_names):
-        g.nodes.append(helper.make_node("Identity", [_float(g, o)], [n]))
+        g.nodes.append(helper.make_node("Identity", [o.name], [n]))
     graph = helper.make_graph(
-        g.nodes, "nnlegacy", [info(n, sh) for n, sh in zip(names, shapes)],
+        g.nodes, "nnlegacy",
+        [info(n, x.shape, TensorProto.INT64 if x.dtype.kind == "i" else TensorProto.FLOAT)
+         for n, x in zip(names, xs)],
         [info(n, o.shape) for n, o in zip(out_names, outs)], g.inits,
     )  # fmt: skip
     model = helper.make_model(
@@ -138,17 +141,10 @@ def to_onnx(module, input_shape, path=None, *, sample=None, dynamic_batch=True, 
     return model
 
 
-def _float(g, v):
-    return v.name
-
-
 def _check_supported(m, path):
     """Raise before running anything when some module cannot be written."""
     if lookup(EMITTERS, m) is None:
         raise no_counterpart(m, path, "ONNX")
-    if type(m) in (nn.NaN,):
-        _check_supported(m.module, child_path(path, 0))
-        return
     for i, c in enumerate(getattr(m, "modules", None) or []):
         _check_supported(c, child_path(path, i))
 
@@ -244,7 +240,9 @@ def _matmul_bias(g, x, w_t, bias):
 def _linear(m, x, g, path):
     w, bias = numpy(m.weight), getattr(m, "bias", None)
     if x.ndim == 2:
-        ins = [x.name, g.const(w, "weight")] + ([g.const(numpy(bias), "bias")] if bias is not None else [])
+        ins = [x.name, g.const(w, "weight")] + (
+            [g.const(numpy(bias), "bias")] if bias is not None else []
+        )
         return g.op("Gemm", ins, transB=1)
     return _matmul_bias(g, x, w.T, bias)
 
@@ -338,9 +336,8 @@ def _spatialdropout(m, x, g, path):
 # ---- activations ----
 
 
-def _unary(cls, op, note=None, **attrs):
-    make = attrs if callable(attrs) else (lambda m: attrs)
-    emits(cls, note=note or op)(lambda m, x, g, path: g.op(op, [x.name], **make(m)))
+def _unary(cls, op):
+    emits(cls, note=op)(lambda m, x, g, path: g.op(op, [x.name]))
 
 
 _unary(nn.ReLU, "Relu")
@@ -438,7 +435,9 @@ def _glu(m, x, g, path):
 @emits(nn.CReLU, note="Concat(x, -x), Relu")
 def _crelu(m, x, g, path):
     batched = x.ndim == m.nInputDims + 1
-    flat = g.reshape(x.name, (x.shape[0] if batched else 1, int(x.sample.size // (x.shape[0] if batched else 1))))
+    flat = g.reshape(
+        x.name, (x.shape[0] if batched else 1, int(x.sample.size // (x.shape[0] if batched else 1)))
+    )
     both = g.op("Concat", [flat, g.op("Neg", [flat])], axis=1)
     return g.reshape(g.op("Relu", [both]), _out(m).shape)
 
@@ -511,7 +510,7 @@ def _constant(m, x, g, path):
 
 @emits(nn.NaN, note="the wrapped module")
 def _nan(m, x, g, path):
-    return _emit(m.module, x, g, child_path(path, 0))
+    return _emit(m.modules[0], x, g, child_path(path, 0))
 
 
 def _rowsum(g, name, out_shape):
@@ -573,7 +572,9 @@ def _mv(m, x, g, path):
     a, nd = x[0].name, x[0].ndim
     if m.trans:
         a = g.op("Transpose", [a], perm=list(range(nd - 2)) + [nd - 1, nd - 2])
-    return g.reshape(g.op("MatMul", [a, g.op("Unsqueeze", [x[1].name, g.ints([-1])])]), _out(m).shape)
+    return g.reshape(
+        g.op("MatMul", [a, g.op("Unsqueeze", [x[1].name, g.ints([-1])])]), _out(m).shape
+    )
 
 
 def _indices(g, v):
@@ -652,7 +653,9 @@ def _zeropad(m, x, g, path):
     for ax, lo, hi in crop:
         if lo < 0 or hi < 0:
             n = x.shape[ax]
-            name = g.op("Slice", [name, g.ints([max(-lo, 0)]), g.ints([n - max(-hi, 0)]), g.ints([ax])])
+            name = g.op(
+                "Slice", [name, g.ints([max(-lo, 0)]), g.ints([n - max(-hi, 0)]), g.ints([ax])]
+            )
     lo = [0] * nd
     hi = [0] * nd
     lo[nd - 1], hi[nd - 1] = max(m.pad_l, 0), max(m.pad_r, 0)

@@ -58,7 +58,7 @@ def _children(m, path):
 # ---- containers and tables ----
 
 
-@converts(nn.Sequential, note="torch.nn.Sequential")
+@converts(nn.Sequential, nn.Maxout, note="torch.nn.Sequential")
 def _sequential(m, path):
     return tn.Sequential(*_children(m, path))
 
@@ -196,11 +196,14 @@ def _avgpool(m, path):
     )  # fmt: skip
 
 
-@converts(nn.SpatialCrossMapLRN, note="torch.nn.LocalResponseNorm (odd size)")
+@converts(
+    nn.SpatialCrossMapLRN, note="torch.nn.LocalResponseNorm (same constants; even size as size-1)"
+)
 def _lrn(m, path):
-    if m.size % 2:
-        return tn.LocalResponseNorm(m.size, m.alpha, m.beta, m.k)
-    return L.LuaLRN(m.size, m.alpha, m.beta, m.k)
+    size, alpha = m.size, m.alpha
+    if size % 2 == 0:  # nnlegacy's window is c - (size-1)//2 .. c + (size-1)//2
+        size, alpha = size - 1, alpha * (size - 1) / size
+    return L.LRN(size, alpha, m.beta, m.k)
 
 
 @converts(nn.BatchNormalization, nn.SpatialBatchNormalization,
@@ -284,7 +287,11 @@ _simple(nn.CMul, "x * weight (Lua's layout)", lambda m: L.Scale(_t(m.weight), Tr
 _simple(nn.Identity, "torch.nn.Identity", lambda m: tn.Identity())
 _simple(nn.Contiguous, "torch.nn.Identity", lambda m: tn.Identity())
 _simple(nn.ZeroGrad, "x.detach()", lambda m: L.Pointwise("zerograd"))
-_simple(nn.GradientReversal, "identity, gradient * -lambda", lambda m: L.Pointwise("gradrev", m.__dict__["lambda"]))
+_simple(
+    nn.GradientReversal,
+    "identity, gradient * -lambda",
+    lambda m: L.Pointwise("gradrev", m.__dict__["lambda"]),
+)
 _simple(nn.Normalize, "x / p-norm of the row", lambda m: L.Normalize(m.p, m.eps))
 _simple(nn.Constant, "the constant", lambda m: L.Constant(_t(m.value), m.nInputDim))
 _simple(nn.OneHot, "torch.nn.functional.one_hot(x - 1)", lambda m: L.Apply("onehot", m.outputSize))
@@ -300,7 +307,7 @@ _simple(nn.MV, "torch.matmul", lambda m: L.Apply("mv", bool(m.trans)))
 
 @converts(nn.NaN, note="the wrapped module")
 def _nan(m, path):
-    return _convert(m.module, child_path(path, 0))
+    return _convert(m.modules[0], child_path(path, 0))
 
 
 @converts(nn.Cosine, note="cosine similarity with each template")
@@ -343,4 +350,3 @@ def _dtype(a):
 def notes():
     """{class name: what it becomes} for every module ``to_torch`` converts."""
     return {c.__name__: note for c, (fn, note) in CONVERTERS.items()}
-

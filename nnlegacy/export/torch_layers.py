@@ -26,7 +26,7 @@ __all__ = [
     "CosineTemplates",
     "Euclidean",
     "JoinTable",
-    "LuaLRN",
+    "LRN",
     "LuaSoftMax",
     "MaxMin",
     "Narrow",
@@ -386,22 +386,12 @@ class SpatialDropout(nn.Module):
         return x * keep
 
 
-class LuaLRN(nn.Module):
-    """SpatialCrossMapLRN as nnlegacy computes it: ``x * (k + alpha/size * S)^-beta``
-    with S the sum of squares over channels c - (size-1)//2 .. c + (size-1)//2;
-    the same as ``torch.nn.LocalResponseNorm`` for odd sizes. Also takes C x H x W."""
-
-    def __init__(self, size, alpha, beta, k):
-        super().__init__()
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+class LRN(nn.LocalResponseNorm):
+    """``torch.nn.LocalResponseNorm`` that also takes a C x H x W input, as Lua's
+    SpatialCrossMapLRN does."""
 
     def forward(self, x):
-        half = (self.size - 1) // 2
-        x4 = x.unsqueeze(0) if x.dim() == 3 else x
-        sq = F.pad((x4 * x4).unsqueeze(1), (0, 0, 0, 0, half, half))
-        s = F.avg_pool3d(sq, (2 * half + 1, 1, 1), stride=1).squeeze(1) * (2 * half + 1)
-        y = x4 * (self.k + self.alpha / self.size * s).pow(-self.beta)
-        return y.reshape(x.shape)
+        return super().forward(x.unsqueeze(0)).squeeze(0) if x.dim() == 3 else super().forward(x)
 
 
 class Euclidean(nn.Module):
@@ -578,4 +568,3 @@ class Apply(nn.Module):
 
     def extra_repr(self):
         return self.op if self.a is None else f"{self.op}, {self.a}"
-
