@@ -476,3 +476,52 @@ def test_supported_tables_cover_the_test_table():
         assert {"Linear", "SpatialConvolution", "View", "DepthConcat"} <= set(supported("onnx"))
     with pytest.raises(ValueError):
         supported("tflite")
+
+
+# ---- the t7convert command ----
+
+
+def _t7convert(*args):
+    from nnlegacy.export.cli import main
+
+    return main([str(a) for a in args])
+
+
+@pytest.mark.parametrize("ext", [".pt", ".onnx"])
+def test_t7convert_writes_and_checks(tmp_path, capsys, ext):
+    if (ext == ".pt" and not HAS_TORCH) or (ext == ".onnx" and not HAS_ONNX):
+        pytest.skip(f"the extra for {ext} is not installed")
+    nn.manualSeed(5)
+    net = _seq(
+        nn.SpatialConvolution(1, 2, 3, 3),
+        nn.ReLU(),
+        nn.View(-1).setNumInputDims(3),
+        nn.Linear(18, 3),
+    )
+    nn.save(tmp_path / "m.t7", net)
+    assert _t7convert(tmp_path / "m.t7", tmp_path / f"out{ext}", "--input", "1x5x5") == 0
+    out = capsys.readouterr().out
+    assert "input 2x1x5x5" in out
+    diff = float(out.rsplit(":", 1)[1])
+    assert diff < (1e-12 if ext == ".pt" else 1e-5)
+    assert (tmp_path / f"out{ext}").stat().st_size > 0
+
+
+def test_t7convert_errors_are_one_line_with_status_2(tmp_path, capsys):
+    nn.save(tmp_path / "conv.t7", _seq(nn.SpatialConvolution(3, 2, 3, 3)))
+    nn.save(tmp_path / "table.t7", {"a": 1})
+    cases = [
+        ((tmp_path / "none.t7", tmp_path / "o.pt"), "no such file"),
+        ((tmp_path / "conv.t7", tmp_path / "o.txt"), "must end in .pt"),
+        ((tmp_path / "conv.t7", tmp_path / "o.pt"), "give --input CxHxW (C = 3)"),
+        ((tmp_path / "conv.t7", tmp_path / "o.pt", "--input", "3xfoo"), "expected sizes"),
+        (
+            (tmp_path / "conv.t7", tmp_path / "o.pt", "--input", "2x5x5"),
+            "does not take a 2x2x5x5 input",
+        ),
+        ((tmp_path / "table.t7", tmp_path / "o.pt"), "not an nn module"),
+    ]
+    for args, words in cases:
+        assert _t7convert(*args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("t7convert: ") and err.count("\n") == 1 and words in err, err

@@ -118,19 +118,24 @@ def to_onnx(module, input_shape, path=None, *, sample=None, dynamic_batch=True, 
     outs = out if isinstance(out, list) else [out]
 
     def info(name, shape, elem=TensorProto.FLOAT):
-        dims = [("N" if batch is not None and i == 0 and d == batch else d)
-                for i, d in enumerate(shape)]  # fmt: skip
+        dims = [
+            ("N" if batch is not None and i == 0 and d == batch else d) for i, d in enumerate(shape)
+        ]
         return helper.make_tensor_value_info(name, elem, dims)
 
     out_names = ["output"] if len(outs) == 1 else [f"output{i + 1}" for i in range(len(outs))]
     for o, n in zip(outs, out_names):
         g.nodes.append(helper.make_node("Identity", [o.name], [n]))
     graph = helper.make_graph(
-        g.nodes, "nnlegacy",
-        [info(n, x.shape, TensorProto.INT64 if x.dtype.kind == "i" else TensorProto.FLOAT)
-         for n, x in zip(names, xs)],
-        [info(n, o.shape) for n, o in zip(out_names, outs)], g.inits,
-    )  # fmt: skip
+        g.nodes,
+        "nnlegacy",
+        [
+            info(n, x.shape, TensorProto.INT64 if x.dtype.kind == "i" else TensorProto.FLOAT)
+            for n, x in zip(names, xs)
+        ],
+        [info(n, o.shape) for n, o in zip(out_names, outs)],
+        g.inits,
+    )
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="nnlegacy"
     )
@@ -267,8 +272,11 @@ def _conv(m, x, g, path):
     w = numpy(m.weight).reshape(m.nOutputPlane, m.nInputPlane, m.kH, m.kW)
     ins = [g.const(w, "weight")] + ([g.const(numpy(m.bias), "bias")] if m.bias is not None else [])
     ph, pw = getattr(m, "padH", 0), getattr(m, "padW", 0)
-    attrs = dict(kernel_shape=[m.kH, m.kW], strides=[getattr(m, "dH", 1), getattr(m, "dW", 1)],
-                 pads=[ph, pw, ph, pw])  # fmt: skip
+    attrs = dict(
+        kernel_shape=[m.kH, m.kW],
+        strides=[getattr(m, "dH", 1), getattr(m, "dW", 1)],
+        pads=[ph, pw, ph, pw],
+    )
     return _as4d(g, x, lambda n: g.op("Conv", [n] + ins, **attrs))
 
 
@@ -276,15 +284,23 @@ def _conv(m, x, g, path):
 def _fullconv(m, x, g, path):
     ins = [g.const(numpy(m.weight), "weight")]
     ins += [g.const(numpy(m.bias), "bias")] if m.bias is not None else []
-    attrs = dict(kernel_shape=[m.kH, m.kW], strides=[m.dH, m.dW],
-                 pads=[m.padH, m.padW, m.padH, m.padW], output_padding=[m.adjH, m.adjW])  # fmt: skip
+    attrs = dict(
+        kernel_shape=[m.kH, m.kW],
+        strides=[m.dH, m.dW],
+        pads=[m.padH, m.padW, m.padH, m.padW],
+        output_padding=[m.adjH, m.adjW],
+    )
     return _as4d(g, x, lambda n: g.op("ConvTranspose", [n] + ins, **attrs))
 
 
 def _pool_attrs(m):
     ph, pw = getattr(m, "padH", 0), getattr(m, "padW", 0)
-    return dict(kernel_shape=[m.kH, m.kW], strides=[m.dH, m.dW], pads=[ph, pw, ph, pw],
-                ceil_mode=int(bool(getattr(m, "ceil_mode", False))))  # fmt: skip
+    return dict(
+        kernel_shape=[m.kH, m.kW],
+        strides=[m.dH, m.dW],
+        pads=[ph, pw, ph, pw],
+        ceil_mode=int(bool(getattr(m, "ceil_mode", False))),
+    )
 
 
 @emits(nn.SpatialMaxPooling, note="MaxPool")
@@ -307,8 +323,11 @@ def _lrn(m, x, g, path):
     return _as4d(g, x, lambda n: g.op("LRN", [n], **attrs))
 
 
-@emits(nn.BatchNormalization, nn.SpatialBatchNormalization,
-       note="BatchNormalization (running statistics)")  # fmt: skip
+@emits(
+    nn.BatchNormalization,
+    nn.SpatialBatchNormalization,
+    note="BatchNormalization (running statistics)",
+)
 def _batchnorm(m, x, g, path):
     mean = numpy(m.running_mean)
     var = numpy(m.running_var)
@@ -357,12 +376,17 @@ def _attr_op(cls, op, note, fn):
 
 
 _attr_op(nn.LeakyReLU, "LeakyRelu", "LeakyRelu", lambda m: {"alpha": float(m.negval)})
-_attr_op(nn.RReLU, "LeakyRelu", "LeakyRelu((l+u)/2)",
-         lambda m: {"alpha": float((m.lower + m.upper) / 2)})  # fmt: skip
+_attr_op(
+    nn.RReLU, "LeakyRelu", "LeakyRelu((l+u)/2)", lambda m: {"alpha": float((m.lower + m.upper) / 2)}
+)
 _attr_op(nn.ELU, "Elu", "Elu", lambda m: {"alpha": float(m.alpha)})
 _attr_op(nn.HardShrink, "Shrink", "Shrink", lambda m: {"lambd": float(m.__dict__["lambda"])})
-_attr_op(nn.SoftShrink, "Shrink", "Shrink",
-         lambda m: {"lambd": float(m.__dict__["lambda"]), "bias": float(m.__dict__["lambda"])})  # fmt: skip
+_attr_op(
+    nn.SoftShrink,
+    "Shrink",
+    "Shrink",
+    lambda m: {"lambd": float(m.__dict__["lambda"]), "bias": float(m.__dict__["lambda"])},
+)
 
 
 @emits(nn.HardTanh, nn.Clamp, nn.ReLU6, note="Clip")
@@ -551,8 +575,16 @@ def _cosine(m, x, g, path):
     w = numpy(m.weight)
     wn = np.sqrt((w * w).sum(1)) + 1e-12
     y = g.op("MatMul", [x.name, g.const((w / wn[:, None]).T)])
-    xn = g.op("Add", [g.op("Sqrt", [g.op("ReduceSum", [g.op("Mul", [x.name, x.name]), g.ints([-1])],
-                                         keepdims=1)]), g.const(1e-12)])  # fmt: skip
+    xn = g.op(
+        "Add",
+        [
+            g.op(
+                "Sqrt",
+                [g.op("ReduceSum", [g.op("Mul", [x.name, x.name]), g.ints([-1])], keepdims=1)],
+            ),
+            g.const(1e-12),
+        ],
+    )
     return g.op("Div", [y, xn])
 
 
@@ -607,8 +639,14 @@ def _maskedselect(m, x, g, path):
 # ---- shape, layout, indexing, reduction ----
 
 
-@emits(nn.View, nn.Reshape, nn.Squeeze, nn.Unsqueeze, nn.Collapse,
-       note="Reshape (sizes fixed from the sample, batch kept symbolic)")  # fmt: skip
+@emits(
+    nn.View,
+    nn.Reshape,
+    nn.Squeeze,
+    nn.Unsqueeze,
+    nn.Collapse,
+    note="Reshape (sizes fixed from the sample, batch kept symbolic)",
+)
 def _reshape(m, x, g, path):
     return g.reshape(x.name, _out(m).shape)
 

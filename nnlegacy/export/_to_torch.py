@@ -141,10 +141,14 @@ def _lookup(m, path):
     w = numpy(m.weight)
     pad = m.paddingValue - 1 if m.paddingValue and 0 < m.paddingValue <= w.shape[0] else None
     emb = tn.Embedding(
-        w.shape[0], w.shape[1], padding_idx=pad, max_norm=m.maxNorm,
-        norm_type=m.normType or 2.0, scale_grad_by_freq=bool(m.shouldScaleGradByFreq),
+        w.shape[0],
+        w.shape[1],
+        padding_idx=pad,
+        max_norm=m.maxNorm,
+        norm_type=m.normType or 2.0,
+        scale_grad_by_freq=bool(m.shouldScaleGradByFreq),
         dtype=_dtype(w),
-    )  # fmt: skip
+    )
     emb.weight = _p(w)
     return tn.Sequential(L.Pointwise("add", -1), L.Pointwise("long"), emb)
 
@@ -157,9 +161,14 @@ def _conv_weight(m, shape):
 def _conv(m, path):
     w = numpy(m.weight)
     c = tn.Conv2d(
-        m.nInputPlane, m.nOutputPlane, (m.kH, m.kW), (getattr(m, "dH", 1), getattr(m, "dW", 1)),
-        (getattr(m, "padH", 0), getattr(m, "padW", 0)), bias=m.bias is not None, dtype=_dtype(w),
-    )  # fmt: skip
+        m.nInputPlane,
+        m.nOutputPlane,
+        (m.kH, m.kW),
+        (getattr(m, "dH", 1), getattr(m, "dW", 1)),
+        (getattr(m, "padH", 0), getattr(m, "padW", 0)),
+        bias=m.bias is not None,
+        dtype=_dtype(w),
+    )
     c.weight = _conv_weight(m, c.weight.shape)
     if m.bias is not None:
         c.bias = _p(m.bias)
@@ -170,9 +179,15 @@ def _conv(m, path):
 def _fullconv(m, path):
     w = numpy(m.weight)
     c = tn.ConvTranspose2d(
-        m.nInputPlane, m.nOutputPlane, (m.kH, m.kW), (m.dH, m.dW), (m.padH, m.padW),
-        output_padding=(m.adjH, m.adjW), bias=m.bias is not None, dtype=_dtype(w),
-    )  # fmt: skip
+        m.nInputPlane,
+        m.nOutputPlane,
+        (m.kH, m.kW),
+        (m.dH, m.dW),
+        (m.padH, m.padW),
+        output_padding=(m.adjH, m.adjW),
+        bias=m.bias is not None,
+        dtype=_dtype(w),
+    )
     c.weight = _conv_weight(m, c.weight.shape)
     if m.bias is not None:
         c.bias = _p(m.bias)
@@ -182,18 +197,22 @@ def _fullconv(m, path):
 @converts(nn.SpatialMaxPooling, note="torch.nn.MaxPool2d (ceil_mode kept)")
 def _maxpool(m, path):
     return tn.MaxPool2d(
-        (m.kH, m.kW), (m.dH, m.dW), (getattr(m, "padH", 0), getattr(m, "padW", 0)),
+        (m.kH, m.kW),
+        (m.dH, m.dW),
+        (getattr(m, "padH", 0), getattr(m, "padW", 0)),
         ceil_mode=bool(getattr(m, "ceil_mode", False)),
-    )  # fmt: skip
+    )
 
 
 @converts(nn.SpatialAveragePooling, note="torch.nn.AvgPool2d (ceil_mode, count_include_pad)")
 def _avgpool(m, path):
     return tn.AvgPool2d(
-        (m.kH, m.kW), (m.dH, m.dW), (getattr(m, "padH", 0), getattr(m, "padW", 0)),
+        (m.kH, m.kW),
+        (m.dH, m.dW),
+        (getattr(m, "padH", 0), getattr(m, "padW", 0)),
         bool(getattr(m, "ceil_mode", False)),
         count_include_pad=bool(getattr(m, "count_include_pad", True)),
-    )  # fmt: skip
+    )
 
 
 @converts(
@@ -206,8 +225,11 @@ def _lrn(m, path):
     return L.LRN(size, alpha, m.beta, m.k)
 
 
-@converts(nn.BatchNormalization, nn.SpatialBatchNormalization,
-          note="torch.nn.BatchNorm1d / BatchNorm2d, running statistics copied")  # fmt: skip
+@converts(
+    nn.BatchNormalization,
+    nn.SpatialBatchNormalization,
+    note="torch.nn.BatchNorm1d / BatchNorm2d, running statistics copied",
+)
 def _batchnorm(m, path):
     spatial = isinstance(m, nn.SpatialBatchNormalization)
     mean = numpy(m.running_mean)
@@ -296,8 +318,11 @@ _simple(nn.Normalize, "x / p-norm of the row", lambda m: L.Normalize(m.p, m.eps)
 _simple(nn.Constant, "the constant", lambda m: L.Constant(_t(m.value), m.nInputDim))
 _simple(nn.OneHot, "torch.nn.functional.one_hot(x - 1)", lambda m: L.Apply("onehot", m.outputSize))
 _simple(nn.Euclidean, "|| x - w_j ||", lambda m: L.Euclidean(_t(m.weight)))
-_simple(nn.WeightedEuclidean, "|| diagCov_j (x - w_j) ||",
-        lambda m: L.Euclidean(_t(m.weight), _t(m.diagCov)))  # fmt: skip
+_simple(
+    nn.WeightedEuclidean,
+    "|| diagCov_j (x - w_j) ||",
+    lambda m: L.Euclidean(_t(m.weight), _t(m.diagCov)),
+)
 _simple(nn.DotProduct, "row-wise dot product", lambda m: L.Apply("dot"))
 _simple(nn.PairwiseDistance, "row-wise p-norm of x1 - x2", lambda m: L.Apply("pairwise", m.norm))
 _simple(nn.CosineDistance, "row-wise cosine similarity", lambda m: L.Apply("cosine"))
@@ -317,10 +342,16 @@ def _cosine(m, path):
 
 # ---- shape, layout, indexing, reduction ----
 
-_simple(nn.View, "reshape, batch dim inferred",
-        lambda m: L.View(m.size, getattr(m, "numInputDims", None)))  # fmt: skip
-_simple(nn.Reshape, "reshape, batch dim kept",
-        lambda m: L.Reshape(m.size, getattr(m, "batchMode", None)))  # fmt: skip
+_simple(
+    nn.View,
+    "reshape, batch dim inferred",
+    lambda m: L.View(m.size, getattr(m, "numInputDims", None)),
+)
+_simple(
+    nn.Reshape,
+    "reshape, batch dim kept",
+    lambda m: L.Reshape(m.size, getattr(m, "batchMode", None)),
+)
 _simple(nn.Squeeze, "squeeze", lambda m: L.Shaped("squeeze", m.dim, m.numInputDims))
 _simple(nn.Unsqueeze, "unsqueeze", lambda m: L.Shaped("unsqueeze", m.pos, m.numInputDims))
 _simple(nn.Collapse, "flatten", lambda m: L.Shaped("collapse", None, m.nInputDim))
@@ -331,14 +362,26 @@ _simple(nn.Narrow, "torch.narrow", lambda m: L.Narrow(m.dimension, m.index, m.le
 _simple(nn.Select, "torch.select", lambda m: L.Select(m.dimension, m.index))
 _simple(nn.Index, "torch.index_select(index - 1)", lambda m: L.Apply("index", m.dimension))
 _simple(nn.MaskedSelect, "torch.masked_select", lambda m: L.Apply("maskedselect"))
-_simple(nn.Padding, "torch.cat with a filled block",
-        lambda m: L.Padding(m.dim, m.pad, m.nInputDim, m.value, m.index))  # fmt: skip
-_simple(nn.SpatialZeroPadding, "torch.nn.ZeroPad2d (negative pads crop)",
-        lambda m: tn.ZeroPad2d((m.pad_l, m.pad_r, m.pad_t, m.pad_b)))  # fmt: skip
-_simple(nn.Sum, "torch.sum / mean",
-        lambda m: L.Sum(m.dimension, m.nInputDims, bool(m.sizeAverage), m.squeeze))  # fmt: skip
-_simple(nn.Mean, "torch.mean",
-        lambda m: L.Sum(m.dimension, m.nInputDims, bool(m.sizeAverage), m.squeeze))  # fmt: skip
+_simple(
+    nn.Padding,
+    "torch.cat with a filled block",
+    lambda m: L.Padding(m.dim, m.pad, m.nInputDim, m.value, m.index),
+)
+_simple(
+    nn.SpatialZeroPadding,
+    "torch.nn.ZeroPad2d (negative pads crop)",
+    lambda m: tn.ZeroPad2d((m.pad_l, m.pad_r, m.pad_t, m.pad_b)),
+)
+_simple(
+    nn.Sum,
+    "torch.sum / mean",
+    lambda m: L.Sum(m.dimension, m.nInputDims, bool(m.sizeAverage), m.squeeze),
+)
+_simple(
+    nn.Mean,
+    "torch.mean",
+    lambda m: L.Sum(m.dimension, m.nInputDims, bool(m.sizeAverage), m.squeeze),
+)
 _simple(nn.Max, "torch.amax", lambda m: L.MaxMin(m.dimension, m.nInputDims))
 _simple(nn.Min, "torch.amin", lambda m: L.MaxMin(m.dimension, m.nInputDims, minimum=True))
 
