@@ -28,7 +28,7 @@ def test_view_cases(make, shape, expected):
 def test_view_errors():
     with pytest.raises(ValueError, match="only one dimension can be at -1"):
         nn.View(-1, -1)
-    with pytest.raises(ValueError, match="size should be positive or -1"):
+    with pytest.raises(ValueError, match="sizes should be positive or -1"):
         nn.View(2, -3)
     with pytest.raises(ValueError, match=r"input view \(7\) and desired view \(2x3\) do not match"):
         nn.View(2, 3).forward(np.zeros(7))

@@ -11,21 +11,40 @@ from . import (
     arithmetic,
     containers,
     convolution,
+    convolution_map,
+    convolution_spatial,
+    convolution_temporal,
+    convolution_volumetric,
     criterion,
+    criterion_distance,
+    criterion_margin,
+    criterion_table,
+    decorators,
     distance,
     dropout,
     indexing,
     layout,
     linear,
+    local_norm,
     lookup,
     misc,
+    nngraph,
     normalization,
     optim,
+    padding,
     pooling,
+    pooling_extra,
+    pooling_lp,
+    pooling_nd,
     reduction,
     shape,
     sparse,
     table,
+    table_routing,
+    tables,
+    unpooling,
+    upsampling,
+    volumetric,
 )
 from .activation import *  # noqa: F403
 from .activation2 import *  # noqa: F403
@@ -39,35 +58,66 @@ from .backend import (
 )
 from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
+from .convolution_map import *  # noqa: F403
+from .convolution_spatial import *  # noqa: F403
+from .convolution_temporal import *  # noqa: F403
+from .convolution_volumetric import *  # noqa: F403
 from .criterion import *  # noqa: F403
+from .criterion_distance import *  # noqa: F403
+from .criterion_margin import *  # noqa: F403
+from .criterion_table import *  # noqa: F403
+from .decorators import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .local_norm import *  # noqa: F403
 from .lookup import *  # noqa: F403
 from .misc import *  # noqa: F403
 from .module import Criterion, Module, torch_type
+from .nngraph import gModule
 from .normalization import *  # noqa: F403
+from .padding import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .pooling_extra import *  # noqa: F403
+from .pooling_lp import *  # noqa: F403
+from .pooling_nd import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .sparse import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
+from .table_routing import *  # noqa: F403
+from .unpooling import *  # noqa: F403
+from .upsampling import *  # noqa: F403
+from .volumetric import *  # noqa: F403
 
 __version__ = "0.1.0"
 
 _FAMILIES = (
     containers,
+    decorators,
     linear,
     lookup,
     sparse,
     distance,
     convolution,
+    convolution_spatial,
+    convolution_map,
+    convolution_temporal,
+    convolution_volumetric,
     pooling,
+    pooling_nd,
+    unpooling,
+    pooling_extra,
+    pooling_lp,
+    padding,
+    upsampling,
     normalization,
+    local_norm,
+    volumetric,
     dropout,
     activation,
     activation2,
@@ -78,7 +128,11 @@ _FAMILIES = (
     indexing,
     reduction,
     table,
+    table_routing,
     criterion,
+    criterion_distance,
+    criterion_margin,
+    criterion_table,
 )
 
 __all__ = [
@@ -87,5 +141,6 @@ __all__ = [
     # tensor types and randomness
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "generator", "has_cuda",
     "torch_type",
-    "optim", "summary", "load", "save", "T7Error", "LuaObject",
+    "optim", "summary", "tables", "load", "save", "T7Error", "LuaObject",
+    "optim", "nngraph", "gModule", "summary", "load", "save", "T7Error", "LuaObject",
 ]  # fmt: skip

@@ -25,6 +25,11 @@ class Linear(_WeightBias, Module):
 
     def __init__(self, inputSize: int, outputSize: int, bias=True):
         super().__init__()
+        if inputSize < 1 or outputSize < 1:
+            raise ValueError(
+                f"nn.Linear: inputSize and outputSize must be positive, "
+                f"got {inputSize} and {outputSize}"
+            )
         self.weight = self._zeros(outputSize, inputSize)
         self.gradWeight = self._zeros(outputSize, inputSize)
         if bias:

@@ -10,6 +10,8 @@ import numpy as np
 from . import backend as B
 from .luaargs import wrap_init
 
+_NO_INPUT = object()  # ``module()`` with no argument: an nngraph node
+
 
 class Module:
     """Base class of every layer, as torch/nn's Module.lua.
@@ -116,12 +118,28 @@ class Module:
             self.accGradParameters(input, gradOutput, 1)
             self.updateParameters(lr)
 
-    def __call__(self, input, gradOutput=None):
+    def __call__(self, input=_NO_INPUT, gradOutput=None):
+        """``m(x)`` forwards (``m(x, g)`` also backwards); ``m()``, ``m(node)`` or
+        ``m([node, ...])`` make an nngraph node instead, as Lua's nngraph does."""
+        from . import nngraph
+
+        if input is _NO_INPUT or nngraph.is_node_input(input):
+            if gradOutput is not None:
+                raise TypeError("Use {input1, input2} to pass multiple inputs.")
+            return nngraph.module_node(self, [] if input is _NO_INPUT else input)
         self.forward(input)
         if gradOutput is None:
             return self.output
         self.backward(input, gradOutput)
         return self.output, self.gradInput
+
+    def __neg__(self):
+        """nngraph's ``-module``: a node with no inputs (``module()``)."""
+        return self()
+
+    def __sub__(self, other):
+        """nngraph's ``a - b``: ``b(a)``."""
+        return other(self)
 
     # --- parameters -------------------------------------------------------------
     def _parameter_slots(self):

@@ -116,6 +116,7 @@ class SpatialMaxPooling(_SpatialPooling):
         if input.ndim == 3:
             out, arg = out[0], arg[0]
         self.output, self._argmax, self._indices = out, arg, None
+        self.iheight, self.iwidth = x.shape[2], x.shape[3]  # read by SpatialMaxUnpooling
         self._geometry = (x.shape[2], x.shape[3], self.kH, self.kW, self.dH, self.dW, padH, padW)
         return out
 

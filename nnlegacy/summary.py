@@ -16,13 +16,18 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import backend as B
+from . import convolution as C
+from . import convolution_map as CM
+from . import convolution_spatial as CS
+from . import convolution_temporal as CT
 from .containers import Container
-from .convolution import SpatialConvolution
-from .kernels.conv import conv_output_size
 from .kernels.pooling import pool_output_size
+from .kernels.unfold import dropped as _dropped
 from .linear import Linear
+from .local_norm import SpatialDivisiveNormalization, SpatialSubtractiveNormalization
 from .module import Module
 from .pooling import _SpatialPooling
+from .pooling_nd import TemporalMaxPooling, _VolumetricPooling
 
 
 @dataclass
@@ -132,59 +137,172 @@ def _arrays(v):
 
 def _geometry_note(m, in_shape):
     """(kernel text, note on dropped edges / ceil) for convolution and pooling."""
+    conv = _conv_geometry(m, in_shape)
+    if conv is not None:
+        return _conv_kernel_text(conv), _conv_dropped_text(conv)
     if not in_shape or len(in_shape) < 3:
         return "", ""
     h, w = in_shape[-2:]
-    if isinstance(m, SpatialConvolution):
-        padH, padW = m._pads()
-        kernel = f"{m.kW}x{m.kH}/{m.dW}" + (f", pad {padW}" if padW or padH else "")
-        oh, ow = conv_output_size(h, m.kH, m.dH, padH), conv_output_size(w, m.kW, m.dW, padW)
-        dropped = (h + 2 * padH - ((oh - 1) * m.dH + m.kH), w + 2 * padW - ((ow - 1) * m.dW + m.kW))
-        return kernel, _dropped_text(dropped)
-    if isinstance(m, _SpatialPooling):
-        padW, padH = m._pads()
-        ceil = bool(m.ceil_mode)
-        kernel = f"{m.kW}x{m.kH}/{m.dW}" + (f", pad {padW}" if padW or padH else "")
-        kernel += " ceil" if ceil else ""
-        fh = pool_output_size(h, m.kH, m.dH, padH, False)
-        fw = pool_output_size(w, m.kW, m.dW, padW, False)
-        if ceil:
-            ch = pool_output_size(h, m.kH, m.dH, padH, True)
-            cw = pool_output_size(w, m.kW, m.dW, padW, True)
-            if (ch, cw) != (fh, fw):
-                return kernel, f":ceil() gives {ch}x{cw} (floor would give {fh}x{fw})"
-            return kernel, ""
-        dropped = (h + 2 * padH - ((fh - 1) * m.dH + m.kH), w + 2 * padW - ((fw - 1) * m.dW + m.kW))
-        return kernel, _dropped_text(dropped)
+    axes = _pool_axes(m, in_shape)
+    if axes:
+        return _pool_note(*axes)
     return "", ""
 
 
+def _pool_axes(m, in_shape):
+    """(sizes, kernels, strides, pads, dilations, ceil, Lua's kernel order) of a
+    max/average pooling module over 1, 2 or 3 axes, in input-axis order; None otherwise."""
+    if isinstance(m, _SpatialPooling):
+        padW, padH = m._pads()
+        dil = (getattr(m, "dilationH", 1), getattr(m, "dilationW", 1))
+        ks, ds = (m.kH, m.kW), (m.dH, m.dW)
+        return in_shape[-2:], ks, ds, (padH, padW), dil, bool(m.ceil_mode), (1, 0)
+    if isinstance(m, _VolumetricPooling) and len(in_shape) >= 4:
+        return (in_shape[-3:], *m._dims(), bool(m.ceil_mode), (0, 2, 1))
+    if isinstance(m, TemporalMaxPooling):
+        return in_shape[-2:-1], (m.kW,), (m.dW,), (0,), (1,), False, (0,)
+    return None
+
+
+def _pool_note(sizes, ks, ds, pads, dils, ceil, order):
+    """(kernel text, note on dropped edges / ceil) for pooling of any rank."""
+    kernel = "x".join(str(ks[i]) for i in order) + f"/{ds[order[0]]}"
+    kernel += f", pad {pads[order[0]]}" if any(pads) else ""
+    kernel += f", dil {dils[order[0]]}" if any(d != 1 for d in dils) else ""
+    kernel += " ceil" if ceil else ""
+    floor = [pool_output_size(*a, False, dl) for *a, dl in zip(sizes, ks, ds, pads, dils)]
+    if ceil:
+        up = [pool_output_size(*a, True, dl) for *a, dl in zip(sizes, ks, ds, pads, dils)]
+        if up != floor:
+            shown = "x".join(map(str, up)), "x".join(map(str, floor))
+            return kernel, f":ceil() gives {shown[0]} (floor would give {shown[1]})"
+        return kernel, ""
+    dropped = [
+        s + 2 * p - ((o - 1) * d + (k - 1) * dl + 1)
+        for s, k, d, p, dl, o in zip(sizes, ks, ds, pads, dils, floor)
+    ]
+    return kernel, _dropped_text(dropped)
+
+
 def _dropped_text(dropped):
-    rows, cols = (max(d, 0) for d in dropped)
-    parts = []
-    if rows:
-        parts.append(f"{rows} row{'s' if rows > 1 else ''}")
-    if cols:
-        parts.append(f"{cols} col{'s' if cols > 1 else ''}")
+    """'floor drops 1 row, 2 cols of the input' (frames first for 1-D and 3-D input)."""
+    names = {1: ("frame",), 2: ("row", "col"), 3: ("frame", "row", "col")}[len(dropped)]
+    parts = [f"{d} {n}{'s' if d > 1 else ''}" for n, d in zip(names, dropped) if d > 0]
     return ("floor drops " + ", ".join(parts) + " of the input") if parts else ""
 
 
-def _mult_adds(m, out_shape, n):
-    if isinstance(m, SpatialConvolution) and isinstance(out_shape, tuple):
-        positions = int(np.prod(out_shape[-2:]))
-        return m.nOutputPlane * positions * m.nInputPlane * m.kH * m.kW
+def _mult_adds(m, out_shape, n, in_shape=None):
+    conv = _conv_geometry(m, in_shape)
+    if conv is not None and isinstance(out_shape, tuple):
+        return _conv_mult_adds(m, conv, out_shape)
     if isinstance(m, Linear):
         return int(m.weight.size)
+    if isinstance(m, (SpatialSubtractiveNormalization, SpatialDivisiveNormalization)):
+        taps = int(np.prod(m.kernel.shape)) ** (2 if m.kernel.ndim == 1 else 1)
+        return int(np.prod(out_shape[-3:])) * taps  # one kernel pass over every plane
     return 0
 
 
-def summary(model: Module, input_shape, type_name=None) -> Summary:
+# --- the convolution family: one rule for every rank ------------------------------------
+_AXES = {1: ("frame",), 2: ("row", "col"), 3: ("frame", "row", "col")}
+
+
+@dataclass
+class _Conv:
+    sizes: tuple  # the convolved input sizes, outermost first
+    k: tuple
+    d: tuple
+    pad: tuple
+    dil: tuple
+    transposed: bool = False
+
+
+def _conv_geometry(m, in_shape):
+    """The sizes, kernel, stride, pad and dilation of a convolution-family module on an
+    input of ``in_shape``, or None for other modules."""
+    if isinstance(in_shape, list) and in_shape:  # {input, target} of a full convolution
+        in_shape = in_shape[0]
+    if not isinstance(in_shape, tuple) or not in_shape:
+        return None
+    if isinstance(m, (C._UnfoldConvolution, C.SpatialConvolution)):
+        k, d, pad, dil = m._dims()
+        return _Conv(in_shape[-len(k) :], k, d, pad, dil)
+    if isinstance(m, C._FullConvolution):
+        k, d, pad, _ = m._dims()
+        return _Conv(in_shape[-len(k) :], k, d, pad, (1,) * len(k), True)
+    if isinstance(m, (CS.SpatialDepthWiseConvolution, CS.SpatialConvolutionLocal)):
+        return _Conv(in_shape[-2:], (m.kH, m.kW), (m.dH, m.dW), (m.padH, m.padW), (1, 1))
+    if isinstance(m, (CS.SpatialSubSampling, CM._ConnectionTable)):
+        transposed = isinstance(m, CM.SpatialFullConvolutionMap)
+        return _Conv(in_shape[-2:], (m.kH, m.kW), (m.dH, m.dW), (0, 0), (1, 1), transposed)
+    if isinstance(m, (CT.TemporalConvolution, CT.TemporalSubSampling, CT.TemporalRowConvolution)):
+        t = in_shape[-1] if getattr(m, "featFirst", False) else in_shape[-2]
+        return _Conv((t,), (m.kW,), (m.dW,), (0,), (1,))
+    return None
+
+
+def _lua_order(t):
+    """Sizes in the order Lua prints them: W, H for 2-D and T, W, H for 3-D."""
+    if len(t) == 3:
+        return (t[0], t[2], t[1])
+    return t[::-1]
+
+
+def _one_or_all(t):
+    t = _lua_order(t)
+    return str(t[0]) if len(set(t)) == 1 else ",".join(map(str, t))
+
+
+def _conv_kernel_text(c):
+    text = "x".join(map(str, _lua_order(c.k))) + "/" + _one_or_all(c.d)
+    text += f", pad {_one_or_all(c.pad)}" if any(c.pad) else ""
+    text += f", dil {_one_or_all(c.dil)}" if any(v != 1 for v in c.dil) else ""
+    return text + (" transposed" if c.transposed else "")
+
+
+def _conv_dropped_text(c):
+    if c.transposed:
+        return ""
+    counts = [_dropped(*a) for a in zip(c.sizes, c.k, c.d, c.pad, c.dil)]
+    parts = [
+        f"{n} {name}{'s' if n > 1 else ''}" for n, name in zip(counts, _AXES[len(counts)]) if n
+    ]
+    return ("floor drops " + ", ".join(parts) + " of the input") if parts else ""
+
+
+def _conv_mult_adds(m, c, out_shape):
+    """Per image; each output (input, for a transposed one) position costs a kernel's
+    worth of multiply-adds per connected pair of planes."""
+    window = int(np.prod(c.k))
+    if isinstance(m, (CT.TemporalConvolution, CT.TemporalSubSampling, CT.TemporalRowConvolution)):
+        frames = out_shape[-1] if getattr(m, "featFirst", False) else out_shape[-2]
+        width = (
+            m.inputFrameSize
+            if not isinstance(m, CT.TemporalConvolution)
+            else (m.inputFrameSize * m.outputFrameSize)
+        )
+        return frames * width * window
+    positions = int(np.prod(c.sizes if c.transposed else out_shape[-len(c.k) :]))
+    if isinstance(m, (CM.SpatialConvolutionMap, CM.SpatialFullConvolutionMap)):
+        pairs = int(m.weight.shape[0])
+    elif isinstance(m, CS.SpatialDepthWiseConvolution):
+        pairs = m.nInputPlane * m.nOutputPlane
+    elif isinstance(m, CS.SpatialSubSampling):
+        pairs = m.nInputPlane
+    else:
+        pairs = m.nInputPlane * m.nOutputPlane
+    return pairs * positions * window
+
+
+def summary(model: Module, input_shape, type_name=None, batched=None) -> Summary:
     """Rows for every module of ``model`` on an input of ``input_shape``.
 
     ``input_shape`` is ``(C, H, W)`` (a batch of one is used, and shapes are shown
     without it) or ``(N, C, H, W)``; a list of shapes stands for a table input.
+    ``batched`` says whether the first axis is the batch (default: for 4 axes only).
     """
-    batched = not isinstance(input_shape, list) and len(input_shape) == 4
+    if batched is None:  # volumetric (C, T, H, W) input needs batched=False
+        batched = not isinstance(input_shape, list) and len(input_shape) == 4
     net = model.clone()
     if type_name:
         net.type(type_name)
@@ -236,7 +354,7 @@ def summary(model: Module, input_shape, type_name=None) -> Summary:
                 _shape_str(shape, batched),
                 own,
                 acts,
-                _mult_adds(m, shape, n),
+                _mult_adds(m, shape, n, inputs.get(id(m))),
                 kernel,
                 note,
             )

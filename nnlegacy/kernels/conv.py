@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from ..backend import get_array_module
 from . import cuda
+from .unfold import Unfold, conv_output_size, fold, unfold
 
-
-def conv_output_size(size: int, k: int, d: int, pad: int) -> int:
-    """``(size + 2*pad - k) // d + 1`` with C division (truncation toward zero)."""
-    num = size + 2 * pad - k
-    return int(num / d) + 1 if num < 0 else num // d + 1
+__all__ = [
+    "Geometry", "col2im", "conv2d_backward_input", "conv2d_forward", "conv2d_weight_grads",
+    "conv_output_size", "im2col",
+]  # fmt: skip
 
 
 class Geometry:
@@ -41,6 +41,11 @@ class Geometry:
     def positions(self):
         return self.oH * self.row
 
+    def unfold(self) -> Unfold:
+        """The N-d geometry of the plain (not wide) columns."""
+        shape = (self.n, self.c, self.h, self.w)
+        return Unfold(shape, (self.kH, self.kW), (self.dH, self.dW), (self.padH, self.padW))
+
     def for_input_grad(self):
         """This geometry with wide rows where they pay (see the module docstring)."""
         wide = self.dW == 1 and 2 * self.wp <= 3 * self.oW
@@ -57,76 +62,43 @@ def _padded_flat(x, g: Geometry):
     return out
 
 
-def _pad(x, padH, padW):
-    if padH == 0 and padW == 0:
-        return x
-    xp = get_array_module(x)
-    n, c, h, w = x.shape
-    out = xp.zeros((n, c, h + 2 * padH, w + 2 * padW), x.dtype)
-    out[:, :, padH : padH + h, padW : padW + w] = x
-    return out
-
-
 def im2col(x, g: Geometry):
     """Columns ``(N, C*kH*kW, g.positions)`` of the zero-padded input ``x``."""
-    if not g.wide and cuda.usable(x):
-        return cuda.im2col(
-            x, g.n, g.c, g.h, g.w, g.kH, g.kW, g.dH, g.dW, g.padH, g.padW, g.oH, g.oW
-        )
+    if not g.wide:
+        return unfold(x, g.unfold())
     xp = get_array_module(x)
-    if g.wide:
-        if g.padH == 0 and g.padW == 0 and x.flags.c_contiguous and g.dH == 1:
-            src = x.reshape(g.n, g.c, g.h * g.w)
-            flat = xp.concatenate([src, xp.zeros((g.n, g.c, g.flat - src.shape[2]), x.dtype)], 2)
-        else:
-            flat = _padded_flat(x, g)
-        sN, sC, sL = flat.strides
-        win = xp.lib.stride_tricks.as_strided(
-            flat,
-            (g.n, g.c, g.kH, g.kW, g.oH, g.wp),
-            (sN, sC, sL * g.wp, sL, sL * g.wp * g.dH, sL),
-        )
+    if g.padH == 0 and g.padW == 0 and x.flags.c_contiguous and g.dH == 1:
+        src = x.reshape(g.n, g.c, g.h * g.w)
+        flat = xp.concatenate([src, xp.zeros((g.n, g.c, g.flat - src.shape[2]), x.dtype)], 2)
     else:
-        xpad = xp.ascontiguousarray(_pad(x, g.padH, g.padW))
-        sN, sC, sH, sW = xpad.strides
-        win = xp.lib.stride_tricks.as_strided(
-            xpad,
-            (g.n, g.c, g.kH, g.kW, g.oH, g.oW),
-            (sN, sC, sH, sW, sH * g.dH, sW * g.dW),
-        )
+        flat = _padded_flat(x, g)
+    sN, sC, sL = flat.strides
+    win = xp.lib.stride_tricks.as_strided(
+        flat,
+        (g.n, g.c, g.kH, g.kW, g.oH, g.wp),
+        (sN, sC, sL * g.wp, sL, sL * g.wp * g.dH, sL),
+    )
     return xp.ascontiguousarray(win).reshape(g.n, g.c * g.kH * g.kW, g.positions)
 
 
 def col2im(cols, g: Geometry):
     """The adjoint of im2col: sum columns back into an input-shaped array."""
-    if not g.wide and cuda.usable(cols):
-        return cuda.col2im(
-            cols, g.n, g.c, g.h, g.w, g.kH, g.kW, g.dH, g.dW, g.padH, g.padW, g.oH, g.oW
-        )
+    if not g.wide:
+        return fold(cols, g.unfold())
     xp = get_array_module(cols)
     cols = cols.reshape(g.n, g.c, g.kH, g.kW, g.positions)
-    if g.wide:
-        flat = xp.zeros((g.n, g.c, g.flat), cols.dtype)
-        span = g.oH * g.dH * g.wp
-        for kh in range(g.kH):  # kH*kW shifted adds of long contiguous runs
-            for kw in range(g.kW):
-                off = kh * g.wp + kw
-                if g.dH == 1:
-                    flat[:, :, off : off + span] += cols[:, :, kh, kw]
-                else:
-                    dst = flat[:, :, off : off + span].reshape(g.n, g.c, g.oH, g.dH * g.wp)
-                    dst[..., : g.wp] += cols[:, :, kh, kw].reshape(g.n, g.c, g.oH, g.wp)
-        img = flat[:, :, : g.hp * g.wp].reshape(g.n, g.c, g.hp, g.wp)
-    else:
-        img = xp.zeros((g.n, g.c, g.hp, g.wp), cols.dtype)
-        c6 = cols.reshape(g.n, g.c, g.kH, g.kW, g.oH, g.oW)
-        hs, ws = g.dH * (g.oH - 1) + 1, g.dW * (g.oW - 1) + 1
-        for kh in range(g.kH):
-            for kw in range(g.kW):
-                img[:, :, kh : kh + hs : g.dH, kw : kw + ws : g.dW] += c6[:, :, kh, kw]
-    if g.padH or g.padW or g.hp != g.h or g.wp != g.w:
-        img = img[:, :, g.padH : g.padH + g.h, g.padW : g.padW + g.w]
-    return xp.ascontiguousarray(img)
+    flat = xp.zeros((g.n, g.c, g.flat), cols.dtype)
+    span = g.oH * g.dH * g.wp
+    for kh in range(g.kH):  # kH*kW shifted adds of long contiguous runs
+        for kw in range(g.kW):
+            off = kh * g.wp + kw
+            if g.dH == 1:
+                flat[:, :, off : off + span] += cols[:, :, kh, kw]
+            else:
+                dst = flat[:, :, off : off + span].reshape(g.n, g.c, g.oH, g.dH * g.wp)
+                dst[..., : g.wp] += cols[:, :, kh, kw].reshape(g.n, g.c, g.oH, g.wp)
+    img = flat[:, :, : g.hp * g.wp].reshape(g.n, g.c, g.hp, g.wp)
+    return xp.ascontiguousarray(img[:, :, g.padH : g.padH + g.h, g.padW : g.padW + g.w])
 
 
 def _wide_grad(gradOutput, g: Geometry):

@@ -1,8 +1,9 @@
-"""CuPy RawKernels for the GPU: im2col, col2im, max and average pooling.
+"""CuPy RawKernels for the GPU: im2col, col2im (1-, 2- and 3-D, dilated), max and average
+pooling.
 
 Each kernel is a gather (one thread per element it writes, so no atomics), uses 32-bit
 index arithmetic, and is compiled lazily, once per device and dtype. The NumPy-API
-functions in conv.py and pooling.py dispatch here when their arrays are CuPy arrays and
+functions in unfold.py and pooling.py dispatch here when their arrays are CuPy arrays and
 stay the reference these kernels are tested against (``-m gpu`` tests).
 
 Differences from Torch7: none intended; max pooling's ties go to the first maximum in
@@ -18,38 +19,51 @@ from .. import backend as B
 SOURCE = r"""
 extern "C" {
 
-__global__ void im2col(const T* x, T* cols, int total, int C, int H, int W, int kH, int kW,
-                       int dH, int dW, int padH, int padW, int oH, int oW) {
+__global__ void im2col(const T* x, T* cols, int total, int C, int D, int H, int W,
+                       int kD, int kH, int kW, int sD, int sH, int sW, int pD, int pH, int pW,
+                       int lD, int lH, int lW, int oD, int oH, int oW) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= total) return;
-  int ow = i % oW; int t = i / oW;          // cols: (n, c, kh, kw, oh, ow)
+  int ow = i % oW; int t = i / oW;          // cols: (n, c, kd, kh, kw, od, oh, ow)
   int oh = t % oH; t /= oH;
+  int od = t % oD; t /= oD;
   int kw = t % kW; t /= kW;
   int kh = t % kH; t /= kH;
+  int kd = t % kD; t /= kD;
   int c = t % C; int n = t / C;
-  int h = oh * dH - padH + kh, w = ow * dW - padW + kw;
-  cols[i] = (h >= 0 && h < H && w >= 0 && w < W) ? x[((n * C + c) * H + h) * W + w] : (T)0;
+  int d = od * sD - pD + kd * lD, h = oh * sH - pH + kh * lH, w = ow * sW - pW + kw * lW;
+  cols[i] = (d >= 0 && d < D && h >= 0 && h < H && w >= 0 && w < W)
+                ? x[(((n * C + c) * D + d) * H + h) * W + w] : (T)0;
 }
 
-__global__ void col2im(const T* cols, T* x, int total, int C, int H, int W, int kH, int kW,
-                       int dH, int dW, int padH, int padW, int oH, int oW) {
+__global__ void col2im(const T* cols, T* x, int total, int C, int D, int H, int W,
+                       int kD, int kH, int kW, int sD, int sH, int sW, int pD, int pH, int pW,
+                       int lD, int lH, int lW, int oD, int oH, int oW) {
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= total) return;
-  int w = i % W; int t = i / W;             // x: (n, c, h, w), one thread each
+  int w = i % W; int t = i / W;             // x: (n, c, d, h, w), one thread each
   int h = t % H; t /= H;
+  int d = t % D; t /= D;
   int c = t % C; int n = t / C;
   T acc = 0;
-  for (int kh = 0; kh < kH; ++kh) {
-    int a = h + padH - kh;
-    if (a < 0 || a % dH) continue;
-    int oh = a / dH;
-    if (oh >= oH) continue;
-    for (int kw = 0; kw < kW; ++kw) {
-      int b = w + padW - kw;
-      if (b < 0 || b % dW) continue;
-      int ow = b / dW;
-      if (ow >= oW) continue;
-      acc += cols[((((n * C + c) * kH + kh) * kW + kw) * oH + oh) * oW + ow];
+  for (int kd = 0; kd < kD; ++kd) {
+    int a = d + pD - kd * lD;
+    if (a < 0 || a % sD) continue;
+    int od = a / sD;
+    if (od >= oD) continue;
+    for (int kh = 0; kh < kH; ++kh) {
+      int b = h + pH - kh * lH;
+      if (b < 0 || b % sH) continue;
+      int oh = b / sH;
+      if (oh >= oH) continue;
+      for (int kw = 0; kw < kW; ++kw) {
+        int e = w + pW - kw * lW;
+        if (e < 0 || e % sW) continue;
+        int ow = e / sW;
+        if (ow >= oW) continue;
+        acc += cols[(((((((n * C + c) * kD + kd) * kH + kh) * kW + kw) * oD + od) * oH + oh)
+                     * oW) + ow];
+      }
     }
   }
   x[i] = acc;
@@ -68,7 +82,8 @@ __global__ void maxpool_fwd(const T* x, T* out, int* arg, int total, int H, int 
   for (int h = max(hs, 0); h < he; ++h)
     for (int w = max(ws, 0); w < we; ++w) {
       T v = p[h * W + w];
-      if (v > best) { best = v; where = (h - hs) * kW + (w - ws); }   // strict: first max wins
+      // strict: the first max wins; a NaN always wins, as THNN's (v > max || isnan(v))
+      if (v > best || v != v) { best = v; where = (h - hs) * kW + (w - ws); }
     }
   out[i] = best;
   arg[i] = where;
@@ -190,23 +205,33 @@ def _launch(name, dtype, total, args):
     _kernel(name, dtype)((blocks,), (_THREADS,), tuple(ints))
 
 
-def im2col(x, n, c, h, w, kH, kW, dH, dW, padH, padW, oH, oW):
+def _geometry_args(g):
+    """An unfold geometry (kernels/unfold.py) as the kernels' 3-D int arguments: a 1-D or
+    2-D one gets leading dimensions of size 1."""
+    lead = 3 - len(g.size)
+
+    def three(t, fill):
+        return (fill,) * lead + tuple(t)
+
+    return (g.c, *three(g.size, 1), *three(g.k, 1), *three(g.d, 1), *three(g.pad, 0),
+            *three(g.dil, 1), *three(g.out, 1))  # fmt: skip
+
+
+def im2col(x, g):
     cp = B.cupy_module()
     x = cp.ascontiguousarray(x)
-    cols = cp.empty((n, c * kH * kW, oH * oW), x.dtype)
+    cols = cp.empty(g.cols_shape, x.dtype)
     total = cols.size
-    _launch("im2col", x.dtype, total, (x, cols, total, c, h, w, kH, kW, dH, dW, padH, padW, oH, oW))
+    _launch("im2col", x.dtype, total, (x, cols, total, *_geometry_args(g)))
     return cols
 
 
-def col2im(cols, n, c, h, w, kH, kW, dH, dW, padH, padW, oH, oW):
+def col2im(cols, g):
     cp = B.cupy_module()
     cols = cp.ascontiguousarray(cols)
-    x = cp.empty((n, c, h, w), cols.dtype)
+    x = cp.empty(g.input_shape, cols.dtype)
     total = x.size
-    _launch(
-        "col2im", cols.dtype, total, (cols, x, total, c, h, w, kH, kW, dH, dW, padH, padW, oH, oW)
-    )
+    _launch("col2im", cols.dtype, total, (cols, x, total, *_geometry_args(g)))
     return x
 
 

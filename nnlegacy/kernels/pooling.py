@@ -1,7 +1,11 @@
-"""Max pooling with Torch's sizing rules and 1-based in-plane indices."""
+"""Max and average pooling over 1, 2 or 3 trailing axes, with Torch's sizing rules.
+
+One implementation for every rank: a chain of ``maximum`` (or sums) over the strided
+slices of each kernel offset; the 2-D entry points add the CUDA fast path."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -10,84 +14,143 @@ from ..backend import get_array_module
 from . import cuda
 
 
-def pool_output_size(size: int, k: int, d: int, pad: int, ceil_mode: bool) -> int:
+def pool_output_size(
+    size: int, k: int, d: int, pad: int, ceil_mode: bool, dilation: int = 1
+) -> int:
     """Torch's pooling size: floor (or ceil) in float, then the last-window rule.
 
-    With padding, a last window that would start in the right/bottom padding is
-    dropped ("ensure that the last pooling starts inside the image").
+    A window spans ``dilation * (k - 1) + 1`` input positions. With padding, a last
+    window that would start in the right/bottom padding is dropped ("ensure that the
+    last pooling starts inside the image").
     """
-    ratio = float(size - k + 2 * pad) / d
+    ratio = float(size - (dilation * (k - 1) + 1) + 2 * pad) / d
     o = (math.ceil(ratio) if ceil_mode else math.floor(ratio)) + 1
     if pad and (o - 1) * d >= size + pad:
         o -= 1
     return int(o)
 
 
-def _padded_shape(h, w, padH, padW, oH, oW, kH, kW, dH, dW):
-    return max(h + padH, (oH - 1) * dH + kH), max(w + padW, (oW - 1) * dW + kW)
+def _padded_sizes(sizes, ks, ds, pads, dils, outs):
+    """Per axis, the padded extent that holds every window (left pad included)."""
+    return tuple(
+        max(s + p, (o - 1) * d + (k - 1) * dl + 1)
+        for s, k, d, p, dl, o in zip(sizes, ks, ds, pads, dils, outs)
+    )
 
 
-def _padded(x, padH, padW, oH, oW, kH, kW, dH, dW, fill):
-    """x padded with ``fill`` so that every window lies inside the array."""
+def _padded_nd(x, ks, ds, pads, dils, outs, fill):
+    """x (N, C, *spatial) padded with ``fill`` so that every window lies inside it."""
     xp = get_array_module(x)
-    n, c, h, w = x.shape
-    hp, wp = _padded_shape(h, w, padH, padW, oH, oW, kH, kW, dH, dW)
-    if padH == 0 and padW == 0 and hp == h and wp == w:
+    sizes = x.shape[2:]
+    full = _padded_sizes(sizes, ks, ds, pads, dils, outs)
+    if not any(pads) and full == tuple(sizes):
         return x
-    out = xp.full((n, c, hp, wp), fill, x.dtype)
-    out[:, :, padH : padH + h, padW : padW + w] = x
+    out = xp.full(x.shape[:2] + full, fill, x.dtype)
+    out[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in zip(pads, sizes))] = x
     return out
 
 
-def _window_slices(a, kH, kW, dH, dW, oH, oW):
-    """The kH*kW strided slices of ``a``, one per window offset, in row-major order."""
-    hs, ws = dH * (oH - 1) + 1, dW * (oW - 1) + 1
-    for kh in range(kH):
-        for kw in range(kW):
-            yield (
-                kh * kW + kw,
-                (slice(None), slice(None), slice(kh, kh + hs, dH), slice(kw, kw + ws, dW)),
-            )
+def _window_slices_nd(ks, ds, dils, outs):
+    """(flat offset, slices) for every kernel offset, in row-major order over ks."""
+    for k, offset in enumerate(itertools.product(*(range(k) for k in ks))):
+        yield (
+            k,
+            (slice(None), slice(None))
+            + tuple(
+                slice(j * dl, j * dl + d * (o - 1) + 1, d)
+                for j, d, dl, o in zip(offset, ds, dils, outs)
+            ),
+        )
 
 
-def maxpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode):
-    """(output, argmax offset within each window as kh*kW + kw).
+def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode):
+    """(output, argmax) of max pooling over the trailing ``len(ks)`` axes of
+    ``x`` (N, C, *spatial); argmax is the row-major offset inside the window
+    (uint8 when the window has under 256 positions).
 
     Ties go to the first maximum in row-major order, as THNN's strict ``>`` scan.
     """
     xp = get_array_module(x)
-    n, c, h, w = x.shape
-    oH = pool_output_size(h, kH, dH, padH, ceil_mode)
-    oW = pool_output_size(w, kW, dW, padW, ceil_mode)
-    if cuda.usable(x):
-        return cuda.maxpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW)
-    xpad = _padded(x, padH, padW, oH, oW, kH, kW, dH, dW, -np.inf)
-    windows = list(_window_slices(xpad, kH, kW, dH, dW, oH, oW))
+    outs = tuple(
+        pool_output_size(s, k, d, p, ceil_mode, dl)
+        for s, k, d, p, dl in zip(x.shape[2:], ks, ds, pads, dils)
+    )
+    xpad = _padded_nd(x, ks, ds, pads, dils, outs, -np.inf)
+    windows = list(_window_slices_nd(ks, ds, dils, outs))
     out = xpad[windows[0][1]].copy()
-    arg = xp.zeros(out.shape, np.uint8 if kH * kW < 256 else np.int32)
-    for k, sl in windows[1:]:  # kH*kW strided passes, no loop over pixels
+    arg = xp.zeros(out.shape, np.uint8 if math.prod(ks) < 256 else np.int32)
+    for k, sl in windows[1:]:  # one strided pass per kernel offset, no loop over pixels
         s = xpad[sl]
-        better = (s > out).view(np.uint8)  # strict >: the first maximum wins, as THNN
+        # strict >: the first maximum wins, as THNN; and as THNN a NaN always wins
+        # (``val > max || isnan(val)``), so the index points at the last NaN
+        better = ((s > out) | (s != s)).view(np.uint8)
         xp.maximum(out, s, out=out)
         arg -= arg * better  # arithmetic on 0/1 masks: far faster than where/copyto
         arg += better * arg.dtype.type(k)
     return out, arg
 
 
-def maxpool2d_indices(arg, h, w, kH, kW, dH, dW, padH, padW):
+def maxpool_nd_backward(gradOutput, arg, input_shape, ks, ds, pads, dils):
+    """Route gradOutput to the argmax of each window (accumulating where windows overlap)."""
+    xp = get_array_module(gradOutput)
+    sizes = tuple(input_shape[2:])
+    outs = gradOutput.shape[2:]
+    full = _padded_sizes(sizes, ks, ds, pads, dils, outs)
+    g = xp.zeros(tuple(input_shape[:2]) + full, gradOutput.dtype)
+    overlap = any((k - 1) * dl + 1 > d for k, d, dl in zip(ks, ds, dils))
+    for k, sl in _window_slices_nd(ks, ds, dils, outs):
+        routed = gradOutput * (arg == k)
+        if overlap:
+            g[sl] += routed
+        else:
+            g[sl] = routed
+    if full == sizes and not any(pads):
+        return g
+    crop = tuple(slice(p, p + s) for p, s in zip(pads, sizes))
+    return xp.ascontiguousarray(g[(slice(None), slice(None)) + crop])
+
+
+def maxpool_nd_positions(arg, sizes, ks, ds, pads, dils):
+    """Per axis, the input position (0-based) of each maximum, and a mask of the
+    windows that hold no input position at all (ceil mode past the padding)."""
+    xp = get_array_module(arg)
+    outs = arg.shape[-len(ks) :]
+    a = arg.astype(np.int64)
+    positions, empty = [], None
+    strides = [math.prod(ks[i + 1 :]) for i in range(len(ks))]
+    for axis, (s, k, d, p, dl, o, st) in enumerate(zip(sizes, ks, ds, pads, dils, outs, strides)):
+        shape = [1] * len(ks)
+        shape[axis] = o
+        start = np.arange(o) * d - p
+        valid = (
+            (start[:, None] + np.arange(k)[None, :] * dl >= 0)
+            & (start[:, None] + np.arange(k)[None, :] * dl < s)
+        ).any(axis=1)
+        e = xp.asarray((~valid).reshape(shape))
+        empty = e if empty is None else (empty | e)
+        positions.append(xp.asarray(start.reshape(shape)) + (a // st) % k * dl)
+    return positions, empty
+
+
+def maxpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode):
+    """(output, argmax offset within each window as kh*kW + kw)."""
+    if cuda.usable(x):
+        oH = pool_output_size(x.shape[2], kH, dH, padH, ceil_mode)
+        oW = pool_output_size(x.shape[3], kW, dW, padW, ceil_mode)
+        return cuda.maxpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW)
+    return maxpool_nd_forward(x, (kH, kW), (dH, dW), (padH, padW), (1, 1), ceil_mode)
+
+
+def maxpool2d_indices(arg, h, w, kH, kW, dH, dW, padH, padW, dilH=1, dilW=1):
     """Torch's ``indices``: the 1-based flat position ``y*W + x + 1`` of each maximum
     in its H x W plane, 0 for an empty window."""
     xp = get_array_module(arg)
-    oH, oW = arg.shape[-2:]
-    hstart = np.arange(oH) * dH - padH
-    wstart = np.arange(oW) * dW - padW
-    a = arg.astype(np.int64)
-    hx, wx = xp.asarray(hstart), xp.asarray(wstart)
-    indices = (hx[:, None] + a // kW) * w + wx[None, :] + a % kW + 1
-    empty_h = np.maximum(hstart, 0) >= np.minimum(hstart + kH, h)
-    empty_w = np.maximum(wstart, 0) >= np.minimum(wstart + kW, w)
-    if empty_h.any() or empty_w.any():
-        indices = xp.where(xp.asarray(empty_h[:, None] | empty_w[None, :]), 0, indices)
+    (ph, pw), empty = maxpool_nd_positions(
+        arg, (h, w), (kH, kW), (dH, dW), (padH, padW), (dilH, dilW)
+    )
+    indices = ph * w + pw + 1
+    if bool(empty.any()):
+        indices = xp.where(empty, 0, indices)
     return indices
 
 
@@ -95,21 +158,9 @@ def maxpool2d_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW)
     """Route gradOutput to the argmax of each window (accumulating where windows overlap)."""
     if cuda.usable(gradOutput):
         return cuda.maxpool_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW)
-    xp = get_array_module(gradOutput)
-    n, c, h, w = input_shape
-    oH, oW = gradOutput.shape[2:]
-    hp, wp = _padded_shape(h, w, padH, padW, oH, oW, kH, kW, dH, dW)
-    g = xp.zeros((n, c, hp, wp), gradOutput.dtype)
-    overlap = kH > dH or kW > dW
-    for k, sl in _window_slices(g, kH, kW, dH, dW, oH, oW):
-        routed = gradOutput * (arg == k)
-        if overlap:
-            g[sl] += routed
-        else:
-            g[sl] = routed
-    if (hp, wp) == (h, w) and padH == 0 and padW == 0:
-        return g
-    return xp.ascontiguousarray(g[:, :, padH : padH + h, padW : padW + w])
+    return maxpool_nd_backward(
+        gradOutput, arg, input_shape, (kH, kW), (dH, dW), (padH, padW), (1, 1)
+    )
 
 
 def avgpool_divisors(size, k, d, pad, out, count_include_pad):
@@ -125,44 +176,68 @@ def avgpool_divisors(size, k, d, pad, out, count_include_pad):
     return pool if count_include_pad else inside
 
 
+def avgpool_nd_divisor(xp, dtype, sizes, ks, ds, pads, outs, include):
+    """The array of divisors over the output positions, on the array module xp."""
+    div = None
+    for axis, (s, k, d, p, o) in enumerate(zip(sizes, ks, ds, pads, outs)):
+        shape = [1] * len(ks)
+        shape[axis] = o
+        a = avgpool_divisors(s, k, d, p, o, include).reshape(shape)
+        div = a if div is None else div * a
+    return xp.asarray(div.astype(dtype))
+
+
 def avgpool2d_divisor(xp, dtype, h, w, kH, kW, dH, dW, padH, padW, oH, oW, include):
     """The (oH, oW) array of divisors, on the array module xp."""
-    div_h = avgpool_divisors(h, kH, dH, padH, oH, include)
-    div_w = avgpool_divisors(w, kW, dW, padW, oW, include)
-    return xp.asarray((div_h[:, None] * div_w[None, :]).astype(dtype))
+    return avgpool_nd_divisor(
+        xp, dtype, (h, w), (kH, kW), (dH, dW), (padH, padW), (oH, oW), include
+    )
 
 
-def avgpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode, count_include_pad):
+def avgpool_nd_forward(x, ks, ds, pads, ceil_mode, count_include_pad):
+    """Mean over each window of the trailing ``len(ks)`` axes of x (N, C, *spatial)."""
     xp = get_array_module(x)
-    n, c, h, w = x.shape
-    oH = pool_output_size(h, kH, dH, padH, ceil_mode)
-    oW = pool_output_size(w, kW, dW, padW, ceil_mode)
-    if cuda.usable(x):
-        return cuda.avgpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW, count_include_pad)
-    xpad = _padded(x, padH, padW, oH, oW, kH, kW, dH, dW, 0)
-    windows = list(_window_slices(xpad, kH, kW, dH, dW, oH, oW))
+    ones = (1,) * len(ks)
+    outs = tuple(
+        pool_output_size(s, k, d, p, ceil_mode) for s, k, d, p in zip(x.shape[2:], ks, ds, pads)
+    )
+    xpad = _padded_nd(x, ks, ds, pads, ones, outs, 0)
+    windows = list(_window_slices_nd(ks, ds, ones, outs))
     out = xpad[windows[0][1]].copy()
     for _, sl in windows[1:]:
         out += xpad[sl]
     # an empty window (ceil mode, exclude-pad) divides 0 by 0: NaN, as in THNN
     with np.errstate(invalid="ignore", divide="ignore"):
-        out /= avgpool2d_divisor(
-            xp, x.dtype, h, w, kH, kW, dH, dW, padH, padW, oH, oW, count_include_pad
-        )
+        out /= avgpool_nd_divisor(xp, x.dtype, x.shape[2:], ks, ds, pads, outs, count_include_pad)
     return out
+
+
+def avgpool_nd_backward(gradOutput, input_shape, ks, ds, pads, include):
+    """Each gradOutput value / divisor, spread over its window (clipped to the input)."""
+    xp = get_array_module(gradOutput)
+    ones = (1,) * len(ks)
+    sizes = tuple(input_shape[2:])
+    outs = gradOutput.shape[2:]
+    div = avgpool_nd_divisor(xp, gradOutput.dtype, sizes, ks, ds, pads, outs, include)
+    full = _padded_sizes(sizes, ks, ds, pads, ones, outs)
+    g = xp.zeros(tuple(input_shape[:2]) + full, gradOutput.dtype)
+    share = gradOutput / div
+    for _, sl in _window_slices_nd(ks, ds, ones, outs):
+        g[sl] += share
+    crop = tuple(slice(p, p + s) for p, s in zip(pads, sizes))
+    return xp.ascontiguousarray(g[(slice(None), slice(None)) + crop])
+
+
+def avgpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode, count_include_pad):
+    if cuda.usable(x):
+        oH = pool_output_size(x.shape[2], kH, dH, padH, ceil_mode)
+        oW = pool_output_size(x.shape[3], kW, dW, padW, ceil_mode)
+        return cuda.avgpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW, count_include_pad)
+    return avgpool_nd_forward(x, (kH, kW), (dH, dW), (padH, padW), ceil_mode, count_include_pad)
 
 
 def avgpool2d_backward(gradOutput, input_shape, kH, kW, dH, dW, padH, padW, include):
     """Each gradOutput value / divisor, spread over its window (clipped to the image)."""
     if cuda.usable(gradOutput):
         return cuda.avgpool_backward(gradOutput, input_shape, kH, kW, dH, dW, padH, padW, include)
-    xp = get_array_module(gradOutput)
-    n, c, h, w = input_shape
-    oH, oW = gradOutput.shape[2:]
-    div = avgpool2d_divisor(xp, gradOutput.dtype, h, w, kH, kW, dH, dW, padH, padW, oH, oW, include)
-    hp, wp = _padded_shape(h, w, padH, padW, oH, oW, kH, kW, dH, dW)
-    g = xp.zeros((n, c, hp, wp), gradOutput.dtype)
-    share = gradOutput / div
-    for _, sl in _window_slices(g, kH, kW, dH, dW, oH, oW):
-        g[sl] += share
-    return xp.ascontiguousarray(g[:, :, padH : padH + h, padW : padW + w])
+    return avgpool_nd_backward(gradOutput, input_shape, (kH, kW), (dH, dW), (padH, padW), include)
