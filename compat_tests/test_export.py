@@ -364,9 +364,48 @@ MODULES = {
         lambda: _tree(nn.Parallel, nn.Linear(4, 3), nn.Linear(4, 2), args=(2, 2)),
         (5, 2, 4),
     ),
+    "MaxPooling+MaxUnpooling": (lambda: _unpool_net(), (2, 3, 4, 6)),
+    "SpatialDilatedConvolution": (
+        lambda: nn.SpatialDilatedConvolution(2, 3, 3, 3, 1, 1, 1, 1, 2, 2),
+        (2, 2, 7, 7),
+    ),
+    "SpatialDilatedMaxPooling": (
+        lambda: nn.SpatialDilatedMaxPooling(2, 2, 1, 1, 0, 0, 2, 2),
+        (2, 3, 6, 6),
+    ),
+    "VolumetricConvolution": (
+        lambda: nn.VolumetricConvolution(2, 3, 2, 3, 3, 1, 2, 1, 1, 0, 1),
+        (2, 2, 4, 5, 5),
+    ),
+    "VolumetricMaxPooling": (lambda: nn.VolumetricMaxPooling(2, 2, 2), (2, 2, 4, 4, 4)),
+    "VolumetricAveragePooling": (lambda: nn.VolumetricAveragePooling(2, 2, 2), (2, 2, 4, 4, 4)),
+    "VolumetricBatchNormalization": (
+        lambda: _bn(nn.VolumetricBatchNormalization(2)),
+        (2, 2, 3, 3, 3),
+    ),
+    "VolumetricDropout": (lambda: nn.VolumetricDropout(0.2), (2, 2, 3, 3, 3)),
+    "SpatialReflectionPadding": (lambda: nn.SpatialReflectionPadding(1, 2, 2, 1), (2, 3, 4, 5)),
+    "SpatialReplicationPadding": (lambda: nn.SpatialReplicationPadding(1, 2, 2, 1), (2, 3, 4, 5)),
+    "SpatialUpSamplingNearest": (lambda: nn.SpatialUpSamplingNearest(2), (2, 3, 4, 5)),
+    "CSubTable": (lambda: nn.CSubTable(), [(2, 3), (2, 3)]),
+    "CMulTable": (lambda: nn.CMulTable(), [(2, 3), (2, 3), (2, 3)]),
+    "CDivTable": (
+        lambda: nn.CDivTable(),
+        lambda rng: [rng.standard_normal((2, 3)), rng.uniform(1, 2, (2, 3))],
+    ),
+    "CMaxTable": (lambda: nn.CMaxTable(), [(2, 3), (2, 3), (2, 3)]),
+    "CMinTable": (lambda: nn.CMinTable(), [(2, 3), (2, 3)]),
+    "SelectTable": (lambda: nn.SelectTable(-1), [(2, 3), (2, 4)]),
+    "SplitTable+JoinTable": (lambda: _seq(nn.SplitTable(1, 1), nn.JoinTable(1, 1)), (2, 3, 4)),
+    "LayerNormalization": (lambda: nn.LayerNormalization(5), (3, 5)),
     "JoinTable-neg": (lambda: nn.JoinTable(-1), [(2, 3), (2, 4)]),
     "CAddTable": (lambda: nn.CAddTable(), [(2, 3), (2, 3), (2, 3)]),
 }
+
+
+def _unpool_net():
+    pool = nn.SpatialMaxPooling(2, 2, 2, 2)
+    return _seq(pool, nn.Tanh(), nn.SpatialMaxUnpooling(pool))
 
 
 def _bn(m):

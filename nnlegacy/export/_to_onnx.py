@@ -24,6 +24,7 @@ from ._common import ExportError, child_path, lookup, no_counterpart, numpy
 
 OPSET = 17
 EMITTERS = {}
+POOLS = {}  # id(a pooling module a max-unpooling refers to): (indices name, input name)
 
 
 def emits(*classes, note=""):
@@ -110,11 +111,15 @@ def to_onnx(module, input_shape, path=None, *, sample=None, dynamic_batch=True, 
         xs = [np.concatenate([x, x]) for x in xs]
     net.forward(xs if table else xs[0])
 
+    POOLS.clear()
     batch = xs[0].shape[0] if dynamic_batch and xs[0].ndim else None
     g = Graph(batch)
     names = [f"input{i + 1}" if table else "input" for i in range(len(shapes))]
     inputs = [Val(n, x) for n, x in zip(names, xs)]
-    out = _emit(net, inputs if table else inputs[0], g, "")
+    try:
+        out = _emit(net, inputs if table else inputs[0], g, "")
+    finally:
+        POOLS.clear()
     outs = out if isinstance(out, list) else [out]
 
     def info(name, shape, elem=TensorProto.FLOAT):
@@ -305,6 +310,10 @@ def _pool_attrs(m):
 
 @emits(nn.SpatialMaxPooling, note="MaxPool")
 def _maxpool(m, x, g, path):
+    if x.ndim == 4:  # a max-unpooling may read the indices
+        y, idx = g.op("MaxPool", [x.name], n_out=2, **_pool_attrs(m))
+        POOLS[id(m)] = (idx, x.name)
+        return y
     return _as4d(g, x, lambda n: g.op("MaxPool", [n], **_pool_attrs(m)))
 
 
@@ -742,3 +751,5 @@ def notes():
 
 
 __all__ = ["ExportError", "to_onnx"]
+
+from . import _onnx_more  # noqa: E402, F401  (registers more writers)

@@ -11,6 +11,7 @@ from . import torch_layers as L
 from ._common import child_path, lookup, no_counterpart, numpy
 
 CONVERTERS = {}
+POOLS = {}  # id(an nn pooling module that a max-unpooling refers to): its torch module
 
 
 def converts(*classes, note=""):
@@ -39,7 +40,13 @@ def to_torch(module):
     Raises ``ExportError`` naming the first module (and its place) that has no
     counterpart.
     """
-    out = _convert(module, "")
+    POOLS.clear()
+    unpools = module.findModules("nn.SpatialMaxUnpooling") if hasattr(module, "findModules") else []
+    POOLS.update({id(u.pooling): None for u in unpools})
+    try:
+        out = _convert(module, "")
+    finally:
+        POOLS.clear()
     out.train(bool(getattr(module, "train", True)))
     return out
 
@@ -58,7 +65,7 @@ def _children(m, path):
 # ---- containers and tables ----
 
 
-@converts(nn.Sequential, nn.Maxout, note="torch.nn.Sequential")
+@converts(nn.Sequential, nn.Maxout, nn.LayerNormalization, note="torch.nn.Sequential")
 def _sequential(m, path):
     return tn.Sequential(*_children(m, path))
 
@@ -196,6 +203,14 @@ def _fullconv(m, path):
 
 @converts(nn.SpatialMaxPooling, note="torch.nn.MaxPool2d (ceil_mode kept)")
 def _maxpool(m, path):
+    if id(m) in POOLS:  # a max-unpooling reads its indices
+        pool = L.MaxPool(_maxpool_plain(m))
+        POOLS[id(m)] = pool
+        return pool
+    return _maxpool_plain(m)
+
+
+def _maxpool_plain(m):
     return tn.MaxPool2d(
         (m.kH, m.kW),
         (m.dH, m.dW),
@@ -228,13 +243,12 @@ def _lrn(m, path):
 @converts(
     nn.BatchNormalization,
     nn.SpatialBatchNormalization,
-    note="torch.nn.BatchNorm1d / BatchNorm2d, running statistics copied",
+    note="torch.nn.BatchNorm1d / 2d, running statistics copied",
 )
 def _batchnorm(m, path):
-    spatial = isinstance(m, nn.SpatialBatchNormalization)
     mean = numpy(m.running_mean)
     var = numpy(m.running_var) if hasattr(m, "running_var") else 1 / numpy(m.running_std) ** 2
-    cls = tn.BatchNorm2d if spatial else tn.BatchNorm1d
+    cls = {4: tn.BatchNorm2d, 5: tn.BatchNorm3d}.get(m.nDim, tn.BatchNorm1d)
     bn = cls(mean.shape[0], m.eps, m.momentum, affine=m.weight is not None, dtype=_dtype(mean))
     if m.weight is not None:
         bn.weight, bn.bias = _p(m.weight), _p(m.bias)
@@ -393,3 +407,6 @@ def _dtype(a):
 def notes():
     """{class name: what it becomes} for every module ``to_torch`` converts."""
     return {c.__name__: note for c, (fn, note) in CONVERTERS.items()}
+
+
+from . import _torch_more  # noqa: E402, F401  (registers more converters)

@@ -568,3 +568,67 @@ class Apply(nn.Module):
 
     def extra_repr(self):
         return self.op if self.a is None else f"{self.op}, {self.a}"
+
+
+class MaxPool(nn.Module):
+    """Max pooling (2-D or 3-D) that keeps its argmax positions for a max-unpooling
+    that refers to it, as Lua's SpatialMaxUnpooling reads its pooling module's
+    ``indices`` (PyTorch's are 0-based flat positions in the H x W plane, Lua's the
+    same plus one)."""
+
+    def __init__(self, pool):
+        super().__init__()
+        self.pool = pool
+        self.pool.return_indices = True
+        self.indices = None
+
+    def forward(self, x):
+        self.input_size = x.shape
+        y, self.indices = self.pool(x)
+        return y
+
+
+class MaxUnpool(nn.Module):
+    """``torch.nn.MaxUnpool2d`` with the indices of the ``MaxPool`` it refers to."""
+
+    def __init__(self, pool, unpool):
+        super().__init__()
+        self._pool = [pool]  # a reference, not a child
+        self.unpool = unpool
+
+    def forward(self, x):
+        pool = self._pool[0]
+        return self.unpool(x, pool.indices, output_size=pool.input_size)
+
+
+class Elementwise(nn.Module):
+    """CSubTable, CMulTable, CDivTable, CMaxTable, CMinTable on a list."""
+
+    def __init__(self, op):
+        super().__init__()
+        self.op = op
+
+    def forward(self, xs):
+        xs = [xs[0]] + [x.reshape(xs[0].shape) for x in xs[1:]]  # Lua pairs elements in order
+        if self.op == "sub":
+            return xs[0] - xs[1]
+        if self.op == "div":
+            return xs[0] / xs[1]
+        out = xs[0]
+        for x in xs[1:]:
+            out = {"mul": torch.mul, "max": torch.maximum, "min": torch.minimum}[self.op](out, x)
+        return out
+
+
+class TableOp(nn.Module):
+    """SelectTable (1-based, negatives from the end) and SplitTable (Lua's dim rule)."""
+
+    def __init__(self, op, a, b=None):
+        super().__init__()
+        self.op, self.a, self.b = op, a, b
+
+    def forward(self, x):
+        if self.op == "select":
+            return x[self.a - 1] if self.a > 0 else x[len(x) + self.a]
+        d = _lua_dim(self.a, x.dim(), self.b)
+        return list(x.unbind(d))
