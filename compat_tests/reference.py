@@ -116,6 +116,20 @@ def jacobian_param(module, x, pname, gname, h=PERTURBATION):
     return j_fd, j_bp
 
 
+def check_scale_accumulates(module, x, g):
+    """``backward`` with scales 0.25 and 0.75 then ``accGradParameters`` with 1 adds
+    twice the parameter gradients of one ``backward(x, g)``: they accumulate, times scale."""
+    module.zeroGradParameters()
+    module.backward(x, g)
+    once = [B.to_numpy(a).copy() for a in module.parameters()[1]]
+    module.zeroGradParameters()
+    module.backward(x, g, 0.25)
+    module.backward(x, g, 0.75)
+    module.accGradParameters(x, g, 1)
+    for a, b in zip(module.parameters()[1], once):
+        np.testing.assert_allclose(B.to_numpy(a), 2 * b, rtol=1e-12, atol=1e-12)
+
+
 def criterion_jacobian(crit, x, target, h=PERTURBATION):
     """(finite-difference gradient, crit.backward) of a criterion's loss."""
     crit.forward(x, target)

@@ -159,6 +159,20 @@ def test_forward_matches_reference(cid, make, inp, ref):
     np.testing.assert_allclose(m.forward(x), ref(m, x), rtol=1e-10, atol=1e-12)
 
 
+def _finite_differences(m, x, a, n_out):
+    """Central differences of ``m.forward(x)`` in each element of ``a`` (an array of the
+    input or a parameter), as an ``(a.size, n_out)`` Jacobian."""
+    fd = np.zeros((a.size, n_out))
+    for i in range(a.size):
+        orig = a.reshape(-1)[i]
+        a.reshape(-1)[i] = orig + H
+        plus = m.forward(x).reshape(-1).copy()
+        a.reshape(-1)[i] = orig - H
+        fd[i] = (plus - m.forward(x).reshape(-1)) / (2 * H)
+        a.reshape(-1)[i] = orig
+    return fd
+
+
 @pytest.mark.parametrize("cid,make,inp,ref", CASES, ids=[c[0] for c in CASES])
 def test_jacobians(cid, make, inp, ref):
     """Finite differences in float64 against backward, for every input and parameter."""
@@ -168,14 +182,7 @@ def test_jacobians(cid, make, inp, ref):
     out = m.forward(x).copy()
     arrays = _flat_inputs(x)
     for a_i, a in enumerate(arrays):
-        fd = np.zeros((a.size, out.size))
-        for i in range(a.size):
-            orig = a.reshape(-1)[i]
-            a.reshape(-1)[i] = orig + H
-            plus = m.forward(x).reshape(-1).copy()
-            a.reshape(-1)[i] = orig - H
-            fd[i] = (plus - m.forward(x).reshape(-1)) / (2 * H)
-            a.reshape(-1)[i] = orig
+        fd = _finite_differences(m, x, a, out.size)
         bp = np.zeros_like(fd)
         for k, g in _unit_grads(out):
             m.forward(x)
@@ -184,14 +191,7 @@ def test_jacobians(cid, make, inp, ref):
         np.testing.assert_allclose(bp, fd, atol=1e-5, err_msg=f"input {a_i + 1}")
     for p, gname in _param_pairs(m):
         param = getattr(m, p)
-        fd = np.zeros((param.size, out.size))
-        for i in range(param.size):
-            orig = param.reshape(-1)[i]
-            param.reshape(-1)[i] = orig + H
-            plus = m.forward(x).reshape(-1).copy()
-            param.reshape(-1)[i] = orig - H
-            fd[i] = (plus - m.forward(x).reshape(-1)) / (2 * H)
-            param.reshape(-1)[i] = orig
+        fd = _finite_differences(m, x, param, out.size)
         bp = np.zeros_like(fd)
         for k, g in _unit_grads(out):
             m.zeroGradParameters()

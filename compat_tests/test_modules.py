@@ -487,15 +487,7 @@ def test_acc_grad_parameters_accumulates_with_scale(case, backend):
     x = _input(backend, case, rng)
     out = m.forward(x)
     g = backend.asarray(rng.standard_normal(out.shape))
-    m.zeroGradParameters()
-    m.backward(x, g)
-    once = [backend.tonp(a).copy() for a in m.parameters()[1]]
-    m.zeroGradParameters()
-    m.backward(x, g, 0.25)
-    m.backward(x, g, 0.75)
-    m.accGradParameters(x, g, 1)
-    for a, b in zip(m.parameters()[1], once):
-        np.testing.assert_allclose(backend.tonp(a), 2 * b, rtol=1e-12, atol=1e-12)
+    R.check_scale_accumulates(m, x, g)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

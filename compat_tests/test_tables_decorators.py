@@ -49,6 +49,22 @@ def loss_of(out, g):
     return sum(float((to_np(o) * w).sum()) for o, w in zip(leaves(out), leaves(g)))
 
 
+def loss_gradient(m, x, g, arr):
+    """Central differences of L = <forward(x), G> in each element of ``arr`` (an input
+    array or a parameter), flat."""
+    flat = arr.reshape(-1)
+    fd = np.zeros(arr.size)
+    for i in range(arr.size):
+        orig = float(flat[i])
+        flat[i] = orig + H
+        plus = loss_of(m.forward(x), g)
+        flat[i] = orig - H
+        minus = loss_of(m.forward(x), g)
+        flat[i] = orig
+        fd[i] = (plus - minus) / (2 * H)
+    return fd
+
+
 def check_gradients(m, x, rng, params=True):
     """Finite differences of L = <forward(x), G> against backward(x, G), for every
     element of every input array and of every parameter (float64)."""
@@ -58,16 +74,7 @@ def check_gradients(m, x, rng, params=True):
     gi = m.backward(x, g)
     analytic = [a.copy() for a in leaves(to_np(gi))]
     for arr, want in zip(leaves(x), analytic):
-        flat = arr.reshape(-1)
-        fd = np.zeros(arr.size)
-        for i in range(arr.size):
-            orig = float(flat[i])
-            flat[i] = orig + H
-            plus = loss_of(m.forward(x), g)
-            flat[i] = orig - H
-            minus = loss_of(m.forward(x), g)
-            flat[i] = orig
-            fd[i] = (plus - minus) / (2 * H)
+        fd = loss_gradient(m, x, g, arr)
         np.testing.assert_allclose(want.reshape(-1), fd, rtol=1e-5, atol=1e-6)
     ps = m.parameters() if params else None
     if not ps:
@@ -77,16 +84,7 @@ def check_gradients(m, x, rng, params=True):
     m.backward(x, g)
     grads = [np.array(B.to_numpy(gp)).reshape(-1) for gp in ps[1]]
     for p, want in zip(ps[0], grads):
-        flat = p.reshape(-1)
-        fd = np.zeros(p.size)
-        for i in range(p.size):
-            orig = float(flat[i])
-            flat[i] = orig + H
-            plus = loss_of(m.forward(x), g)
-            flat[i] = orig - H
-            minus = loss_of(m.forward(x), g)
-            flat[i] = orig
-            fd[i] = (plus - minus) / (2 * H)
+        fd = loss_gradient(m, x, g, p)
         np.testing.assert_allclose(want, fd, rtol=1e-5, atol=1e-6)
 
 

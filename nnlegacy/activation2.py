@@ -118,15 +118,8 @@ class RReLU(Module):
 
     def _draw(self, input):
         xp = B.get_array_module(input)
-        fixed = getattr(self, "_fixed_noise", None)
-        if fixed is not None:
-            r = xp.asarray(B.to_numpy(fixed) if xp is np else fixed, dtype=input.dtype)
-            if r.shape != input.shape:
-                raise ValueError(
-                    f"{self._name()}: _fixed_noise of shape {_size_desc(r.shape)} does not "
-                    f"match the input {_size_desc(input.shape)}"
-                )
-        else:
+        r = self._fixed_noise_for(input)
+        if r is None:
             r = B.uniform_(xp.empty(input.shape, input.dtype), self.lower, self.upper)
         return xp.where(input <= 0, r, input.dtype.type(1))
 

@@ -376,7 +376,33 @@ def _reduce_to(a, view, p):
     return a.reshape(p.shape)
 
 
-class CAdd(Module):
+class _LaidOver(Module):
+    """CAdd and CMul: one learnt parameter (named by ``_param``, its gradient
+    ``_grad_param``) of the sizes given, drawn from U(-1/sqrt(n), 1/sqrt(n)) with n its
+    element count, and laid over the input by ``_lay_over``."""
+
+    _param = _grad_param = ""
+
+    def __init__(self, *size):
+        super().__init__()
+        sizes = _sizes(size, self._name())
+        self.size = np.array(sizes, np.int64)
+        setattr(self, self._param, self._zeros(*sizes))
+        setattr(self, self._grad_param, self._zeros(*sizes))
+        self.reset()
+
+    def reset(self, stdv=None):
+        p = getattr(self, self._param)
+        stdv = stdv * math.sqrt(3) if stdv is not None else 1 / math.sqrt(p.size)
+        B.uniform_(p, -stdv, stdv)
+        return self
+
+    def _laid_over(self, input):
+        """``(shape, view)`` of the parameter over ``input`` (see ``_lay_over``)."""
+        return _lay_over(getattr(self, self._param), input, self._name())
+
+
+class CAdd(_LaidOver):
     """``y = x + bias`` with a learnt bias of any shape, broadcast as Lua expands it.
 
     ``nn.CAdd(size...)`` (or one list of sizes); ``bias`` from U(-1/sqrt(n), 1/sqrt(n)),
@@ -385,22 +411,11 @@ class CAdd(Module):
     is a batch viewed as (N, -1). Shape: any, output as input.
     """
 
-    def __init__(self, *size):
-        super().__init__()
-        sizes = _sizes(size, "nn.CAdd")
-        self.size = np.array(sizes, np.int64)
-        self.bias = self._zeros(*sizes)
-        self.gradBias = self._zeros(*sizes)
-        self.reset()
-
-    def reset(self, stdv=None):
-        stdv = stdv * math.sqrt(3) if stdv is not None else 1 / math.sqrt(self.bias.size)
-        B.uniform_(self.bias, -stdv, stdv)
-        return self
+    _param, _grad_param = "bias", "gradBias"
 
     def updateOutput(self, input):
         self._check_input(input)
-        shape, b = _lay_over(self.bias, input, self._name())
+        shape, b = self._laid_over(input)
         self.output = (input.reshape(shape) + b).reshape(input.shape)
         return self.output
 
@@ -412,7 +427,7 @@ class CAdd(Module):
 
     def accGradParameters(self, input, gradOutput, scale=1):
         self._check_grad(gradOutput, input.shape)
-        shape, b = _lay_over(self.bias, input, self._name())
+        shape, b = self._laid_over(input)
         self.gradBias += scale * _reduce_to(gradOutput.reshape(shape), b, self.bias)
 
     def clearState(self):
@@ -420,7 +435,7 @@ class CAdd(Module):
         return super().clearState()
 
 
-class CMul(Module):
+class CMul(_LaidOver):
     """``y = x * weight`` with a learnt weight of any shape, broadcast as Lua expands it.
 
     ``nn.CMul(size...)`` (or one list of sizes); ``weight`` from
@@ -428,35 +443,24 @@ class CMul(Module):
     Shape: any, output as input.
     """
 
-    def __init__(self, *size):
-        super().__init__()
-        sizes = _sizes(size, "nn.CMul")
-        self.size = np.array(sizes, np.int64)
-        self.weight = self._zeros(*sizes)
-        self.gradWeight = self._zeros(*sizes)
-        self.reset()
-
-    def reset(self, stdv=None):
-        stdv = stdv * math.sqrt(3) if stdv is not None else 1 / math.sqrt(self.weight.size)
-        B.uniform_(self.weight, -stdv, stdv)
-        return self
+    _param, _grad_param = "weight", "gradWeight"
 
     def updateOutput(self, input):
         self._check_input(input)
-        shape, w = _lay_over(self.weight, input, self._name())
+        shape, w = self._laid_over(input)
         self.output = (input.reshape(shape) * w).reshape(input.shape)
         return self.output
 
     def updateGradInput(self, input, gradOutput):
         self._check_input(input)
         self._check_grad(gradOutput, input.shape)
-        shape, w = _lay_over(self.weight, input, self._name())
+        shape, w = self._laid_over(input)
         self.gradInput = (gradOutput.reshape(shape) * w).reshape(input.shape)
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
         self._check_grad(gradOutput, input.shape)
-        shape, w = _lay_over(self.weight, input, self._name())
+        shape, w = self._laid_over(input)
         prod = input.reshape(shape) * gradOutput.reshape(shape)
         self.gradWeight += scale * _reduce_to(prod, w, self.weight)
 

@@ -24,7 +24,29 @@ from .module import Module, _size_desc, _WeightBias
 __all__ = ["SpatialConvolutionLocal", "SpatialDepthWiseConvolution", "SpatialSubSampling"]
 
 
-class SpatialDepthWiseConvolution(_WeightBias, Module):
+class _ColumnBuffers:
+    """The ``finput``/``fgradInput`` column buffers of the unfold convolutions: emptied
+    by ``type()`` (they take the new type on the next forward) and by ``clearState()``."""
+
+    def _depthwise_cols(self, x, g):
+        """The unfolded input as ``(N, C, K, P)``: forward's ``finput`` when it is that
+        of this input, else unfolded again (forward not called, or buffers cleared)."""
+        cols = self.finput
+        if not B.is_array(cols) or cols.shape != (g.n, g.c, g.ksize, g.positions):
+            cols = KU.unfold(x, g).reshape(g.n, g.c, g.ksize, g.positions)
+        return cols
+
+    def type(self, type=None, tensorCache=None):  # noqa: A002
+        if type is not None:
+            self.finput, self.fgradInput = self._zeros(0), self._zeros(0)
+        return super().type(type, tensorCache)
+
+    def clearState(self):
+        self._clear("finput", "fgradInput", "_input", "_gradOutput")
+        return super().clearState()
+
+
+class SpatialDepthWiseConvolution(_ColumnBuffers, _WeightBias, Module):
     """Depthwise 2-D convolution: each input plane convolved with its own kernels.
 
     ``nn.SpatialDepthWiseConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0,
@@ -120,23 +142,12 @@ class SpatialDepthWiseConvolution(_WeightBias, Module):
 
     def accGradParameters(self, input, gradOutput, scale=1):
         x, g, go = self._grad4(input, gradOutput)
-        cols = self.finput
-        if not B.is_array(cols) or cols.shape != (g.n, g.c, g.ksize, g.positions):
-            cols = KU.unfold(x, g).reshape(g.n, g.c, g.ksize, g.positions)
+        cols = self._depthwise_cols(x, g)
         gw = KU.depthwise_weight_grads(go, cols)  # (C, M, K)
         self._as_4d("gradWeight")
         self.gradWeight += scale * gw.transpose(1, 0, 2).reshape(self.gradWeight.shape)
         if self.bias is not None:
             self.gradBias += scale * go.sum(axis=(0, 3)).T
-
-    def type(self, type=None, tensorCache=None):  # noqa: A002
-        if type is not None:
-            self.finput, self.fgradInput = self._zeros(0), self._zeros(0)
-        return super().type(type, tensorCache)
-
-    def clearState(self):
-        self._clear("finput", "fgradInput", "_input", "_gradOutput")
-        return super().clearState()
 
     def __tostring__(self):
         s = f"{self._name()}({self.nInputPlane} -> {self.nOutputPlane}, {self.kW}x{self.kH}"
@@ -144,7 +155,7 @@ class SpatialDepthWiseConvolution(_WeightBias, Module):
         return s + (") without bias" if self.bias is None else ")")
 
 
-class SpatialConvolutionLocal(_WeightBias, Module):
+class SpatialConvolutionLocal(_ColumnBuffers, _WeightBias, Module):
     """Locally-connected 2-D layer: a convolution whose kernels are not shared, one set per
     output position, for inputs of one fixed size ``iW x iH``.
 
@@ -252,15 +263,6 @@ class SpatialConvolutionLocal(_WeightBias, Module):
         self.gradWeight += scale * gw.reshape(self.gradWeight.shape)
         if self.bias is not None:
             self.gradBias += scale * go.sum(axis=0).reshape(self.gradBias.shape)
-
-    def type(self, type=None, tensorCache=None):  # noqa: A002
-        if type is not None:
-            self.finput, self.fgradInput = self._zeros(0), self._zeros(0)
-        return super().type(type, tensorCache)
-
-    def clearState(self):
-        self._clear("finput", "fgradInput", "_input", "_gradOutput")
-        return super().clearState()
 
     def __tostring__(self):
         s = f"{self._name()}({self.nInputPlane} -> {self.nOutputPlane}, {self.iW}x{self.iH}, "

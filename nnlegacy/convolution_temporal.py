@@ -11,9 +11,8 @@ convolutions of ``convolution_spatial.py``.
 
 from __future__ import annotations
 
-from . import backend as B
 from .convolution import check_planes, too_small
-from .convolution_spatial import _SubSampling
+from .convolution_spatial import _ColumnBuffers, _SubSampling
 from .kernels import unfold as KU
 from .module import Module, _size_desc, _WeightBias
 
@@ -127,7 +126,7 @@ class TemporalSubSampling(_SubSampling):
         return x, lambda a: a[0].T
 
 
-class TemporalRowConvolution(_WeightBias, Module):
+class TemporalRowConvolution(_ColumnBuffers, _WeightBias, Module):
     """Depthwise 1-D convolution: each feature row convolved with its own kernel.
 
     ``nn.TemporalRowConvolution(inputFrameSize, kW, dW=1, featFirst=false)``; ``weight`` is
@@ -199,21 +198,10 @@ class TemporalRowConvolution(_WeightBias, Module):
 
     def accGradParameters(self, input, gradOutput, scale=1):
         x, g, go = self._grad(input, gradOutput)
-        cols = self.finput
-        if not B.is_array(cols) or cols.shape != (g.n, g.c, g.ksize, g.positions):
-            cols = KU.unfold(x, g).reshape(g.n, g.c, g.ksize, g.positions)
+        cols = self._depthwise_cols(x, g)
         self.gradWeight += scale * KU.depthwise_weight_grads(go, cols)
         if self.bias is not None:
             self.gradBias += scale * go.sum(axis=(0, 2, 3))
-
-    def type(self, type=None, tensorCache=None):  # noqa: A002
-        if type is not None:
-            self.finput, self.fgradInput = self._zeros(0), self._zeros(0)
-        return super().type(type, tensorCache)
-
-    def clearState(self):
-        self._clear("finput", "fgradInput", "_input", "_gradOutput")
-        return super().clearState()
 
     def __tostring__(self):
         s = f"{self._name()}({self.inputFrameSize}, {self.kW}"

@@ -12,6 +12,7 @@ import math
 
 from . import backend as B
 from .convolution import _FullConvolution, _UnfoldConvolution, check_planes, too_small
+from .convolution_spatial import _ColumnBuffers
 from .module import Module, _size_desc, _WeightBias
 
 __all__ = ["VolumetricConvolution", "VolumetricDilatedConvolution", "VolumetricFullConvolution"]
@@ -34,18 +35,41 @@ def _check_kernel_stride(kT, kW, kH, dT, dW, dH):
         raise ValueError(f"stride should be greater than zero, but got dT: {dT} dH: {dH} dW: {dW}")
 
 
-def _strides_and_pads(m, extra=""):
-    """Lua's ``, dT,dW,dH`` and ``, padT,padW,padH`` tail of the print-outs."""
-    s = ""
+def _print(m, tail=""):
+    """Lua's print-out: ``name(nIn -> nOut, kTxkWxkH`` then ``, dT,dW,dH`` and ``,
+    padT,padW,padH`` where they are not the defaults, ``tail``, and the bias note."""
+    s = f"{m._name()}({m.nInputPlane} -> {m.nOutputPlane}, {m.kT}x{m.kW}x{m.kH}"
     pads = (m.padT, m.padW, m.padH)
     if (m.dT, m.dW, m.dH) != (1, 1, 1) or any(pads):
         s += f", {m.dT},{m.dW},{m.dH}"
     if any(pads):
         s += ", " + ",".join(str(p) for p in pads)
-    return s + extra
+    return s + tail + (") without bias" if m.bias is None else ")")
 
 
-class VolumetricConvolution(_UnfoldConvolution, _WeightBias, Module):
+class _Volumetric:
+    """The fields the volumetric convolutions share: planes, kernel and stride."""
+
+    def _set_kernel(self, nInputPlane, nOutputPlane, kT, kW, kH, dT, dW, dH, planes):
+        """Checks and sets the planes, kernel and stride; allocates ``weight`` (``planes x
+        kT x kH x kW``), ``bias`` and the column buffers."""
+        _check_kernel_stride(kT, kW, kH, dT, dW, dH)
+        self.nInputPlane, self.nOutputPlane = nInputPlane, nOutputPlane
+        self.kT, self.kW, self.kH, self.dT, self.dW, self.dH = kT, kW, kH, dT, dW, dH
+        shape = (*planes, kT, kH, kW)
+        self.weight, self.gradWeight = self._zeros(*shape), self._zeros(*shape)
+        self.bias, self.gradBias = self._zeros(nOutputPlane), self._zeros(nOutputPlane)
+        self.finput, self.fgradInput = self._zeros(0), self._zeros(0)
+
+    def _kernel_stride_pad(self):
+        return (
+            (self.kT, self.kH, self.kW),
+            (self.dT, self.dH, self.dW),
+            (self.padT, self.padH, self.padW),
+        )
+
+
+class VolumetricConvolution(_Volumetric, _UnfoldConvolution, _WeightBias, Module):
     """3-D convolution over a sequence of images (video) of ``nInputPlane`` planes.
 
     ``nn.VolumetricConvolution(nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1,
@@ -71,16 +95,11 @@ class VolumetricConvolution(_UnfoldConvolution, _WeightBias, Module):
         padH: int | None = None,
     ):
         super().__init__()
-        _check_kernel_stride(kT, kW, kH, dT, dW, dH)
-        self.nInputPlane, self.nOutputPlane = nInputPlane, nOutputPlane
-        self.kT, self.kW, self.kH, self.dT, self.dW, self.dH = kT, kW, kH, dT, dW, dH
+        planes = (nOutputPlane, nInputPlane)
+        self._set_kernel(nInputPlane, nOutputPlane, kT, kW, kH, dT, dW, dH, planes)
         self.padT = padT
         self.padW = padT if padW is None else padW
         self.padH = self.padW if padH is None else padH
-        shape = (nOutputPlane, nInputPlane, kT, kH, kW)
-        self.weight, self.gradWeight = self._zeros(*shape), self._zeros(*shape)
-        self.bias, self.gradBias = self._zeros(nOutputPlane), self._zeros(nOutputPlane)
-        self.finput, self.fgradInput = self._zeros(0), self._zeros(0)
         self.reset()
 
     def _after_load(self):
@@ -92,12 +111,7 @@ class VolumetricConvolution(_UnfoldConvolution, _WeightBias, Module):
         return (1, 1, 1)
 
     def _dims(self):
-        return (
-            (self.kT, self.kH, self.kW),
-            (self.dT, self.dH, self.dW),
-            (self.padT, self.padH, self.padW),
-            self._dilation(),
-        )
+        return (*self._kernel_stride_pad(), self._dilation())
 
     def _fan_in(self):
         return self.nInputPlane * self.kT * self.kH * self.kW
@@ -122,9 +136,7 @@ class VolumetricConvolution(_UnfoldConvolution, _WeightBias, Module):
             )
 
     def __tostring__(self):
-        s = f"{self._name()}({self.nInputPlane} -> {self.nOutputPlane}, "
-        s += f"{self.kT}x{self.kW}x{self.kH}" + _strides_and_pads(self)
-        return s + (") without bias" if self.bias is None else ")")
+        return _print(self)
 
 
 class VolumetricDilatedConvolution(VolumetricConvolution):
@@ -184,13 +196,10 @@ class VolumetricDilatedConvolution(VolumetricConvolution):
             )
 
     def __tostring__(self):
-        s = f"{self._name()}({self.nInputPlane} -> {self.nOutputPlane}, "
-        s += f"{self.kT}x{self.kW}x{self.kH}" + _strides_and_pads(self)
-        s += f", {self.dilationT},{self.dilationW},{self.dilationH}"
-        return s + (") without bias" if self.bias is None else ")")
+        return _print(self, f", {self.dilationT},{self.dilationW},{self.dilationH}")
 
 
-class VolumetricFullConvolution(_FullConvolution):
+class VolumetricFullConvolution(_Volumetric, _ColumnBuffers, _FullConvolution):
     """Transposed ("full") 3-D convolution, the adjoint of VolumetricConvolution.
 
     ``nn.VolumetricFullConvolution(nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1,
@@ -220,20 +229,15 @@ class VolumetricFullConvolution(_FullConvolution):
         adjH: int = 0,
     ):
         super().__init__()
-        _check_kernel_stride(kT, kW, kH, dT, dW, dH)
+        planes = (nInputPlane, nOutputPlane)
+        self._set_kernel(nInputPlane, nOutputPlane, kT, kW, kH, dT, dW, dH, planes)
         if adjW > dW - 1 or adjH > dH - 1 or adjT > dT - 1:
             raise ValueError(
                 "adjW, adjH and adjT must be smaller than self.dW - 1, "
                 "self.dH - 1 and self.dT - 1 respectively"
             )
-        self.nInputPlane, self.nOutputPlane = nInputPlane, nOutputPlane
-        self.kT, self.kW, self.kH, self.dT, self.dW, self.dH = kT, kW, kH, dT, dW, dH
         self.padT, self.padW, self.padH = padT, padW, padH
         self.adjT, self.adjW, self.adjH = adjT, adjW, adjH
-        shape = (nInputPlane, nOutputPlane, kT, kH, kW)
-        self.weight, self.gradWeight = self._zeros(*shape), self._zeros(*shape)
-        self.bias, self.gradBias = self._zeros(nOutputPlane), self._zeros(nOutputPlane)
-        self.finput, self.fgradInput = self._zeros(0), self._zeros(0)
         self.reset()
 
     def _after_load(self):
@@ -249,12 +253,7 @@ class VolumetricFullConvolution(_FullConvolution):
         d.setdefault("bias", None)
 
     def _dims(self):
-        return (
-            (self.kT, self.kH, self.kW),
-            (self.dT, self.dH, self.dW),
-            (self.padT, self.padH, self.padW),
-            (self.adjT, self.adjH, self.adjW),
-        )
+        return (*self._kernel_stride_pad(), (self.adjT, self.adjH, self.adjW))
 
     def _check_input_dims(self, input):
         _check_rank(self, input)
@@ -263,18 +262,6 @@ class VolumetricFullConvolution(_FullConvolution):
     def _too_small(self, sizes, out):
         return too_small(self.nInputPlane, sizes, self.nOutputPlane, out, sep="x")
 
-    def type(self, type=None, tensorCache=None):  # noqa: A002
-        if type is not None:
-            self.finput, self.fgradInput = self._zeros(0), self._zeros(0)
-        return super().type(type, tensorCache)
-
-    def clearState(self):
-        self._clear("finput", "fgradInput", "_input", "_gradOutput")
-        return super().clearState()
-
     def __tostring__(self):
-        s = f"{self._name()}({self.nInputPlane} -> {self.nOutputPlane}, "
-        s += f"{self.kT}x{self.kW}x{self.kH}" + _strides_and_pads(self)
-        if (self.adjT, self.adjW, self.adjH) != (0, 0, 0):
-            s += f", {self.adjT},{self.adjW},{self.adjH}"
-        return s + (") without bias" if self.bias is None else ")")
+        adj = (self.adjT, self.adjW, self.adjH)
+        return _print(self, ", " + ",".join(map(str, adj)) if any(adj) else "")

@@ -32,6 +32,25 @@ def _num(v) -> str:
     return str(int(v)) if v.is_integer() and abs(v) < 2**53 else f"{v:.14g}"
 
 
+def _norm(crit, n):
+    """``1/n`` when the criterion averages (``sizeAverage``), else 1."""
+    return 1.0 / n if crit.sizeAverage else 1.0
+
+
+class _NoTarget:
+    """Criterions Lua calls without a target (L1Cost, DistanceRatioCriterion):
+    ``forward``, ``backward`` and the call take ``target=None``."""
+
+    def forward(self, input, target=None):
+        return self.updateOutput(input, target)
+
+    def backward(self, input, target=None):
+        return self.updateGradInput(input, target)
+
+    def __call__(self, input, target=None):
+        return super().__call__(input, target)
+
+
 def _nonempty(crit, x, what: str = "input"):
     if x.size == 0:
         raise ValueError(

@@ -8,7 +8,16 @@ import numbers
 import numpy as np
 
 from . import backend as B
-from .criterion import MSECriterion, _class_targets, _mse, _mse_grad, _nonempty, _pair
+from .criterion import (
+    MSECriterion,
+    _class_targets,
+    _mse,
+    _mse_grad,
+    _nonempty,
+    _norm,
+    _NoTarget,
+    _pair,
+)
 from .module import Criterion, Module, _size_desc
 
 __all__ = [
@@ -21,10 +30,6 @@ __all__ = [
     "L1Cost",
     "L1Penalty",
 ]
-
-
-def _norm(crit, n):
-    return 1.0 / n if crit.sizeAverage else 1.0
 
 
 class AbsCriterion(Criterion):
@@ -265,20 +270,11 @@ class ClassSimplexCriterion(MSECriterion):
         return p.argmax(axis=p.ndim - 1).reshape(-1) + 1
 
 
-class L1Cost(Criterion):
+class L1Cost(_NoTarget, Criterion):
     """The L1 norm of the input, ``sum(|x|)``, with no target.
 
     ``nn.L1Cost()``; ``forward(input)``. Shape: any. The gradient is ``sign(x)``.
     """
-
-    def forward(self, input, target=None):
-        return self.updateOutput(input, target)
-
-    def backward(self, input, target=None):
-        return self.updateGradInput(input, target)
-
-    def __call__(self, input, target=None):
-        return super().__call__(input, target)
 
     def updateOutput(self, input, target=None):
         self._check_input(input)

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import backend as B
 from .activation import Sigmoid
-from .criterion import _class_targets, _cname, _nonempty, _num, _pair, _weights_1d
+from .criterion import _class_targets, _cname, _nonempty, _norm, _num, _pair, _weights_1d
 from .module import Criterion, _size_desc
 
 __all__ = [
@@ -20,10 +20,6 @@ __all__ = [
     "MultiLabelSoftMarginCriterion",
     "HingeEmbeddingCriterion",
 ]
-
-
-def _norm(crit, n):
-    return 1.0 / n if crit.sizeAverage else 1.0
 
 
 class MarginCriterion(Criterion):

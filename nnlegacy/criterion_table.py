@@ -7,7 +7,7 @@ from __future__ import annotations
 import numbers
 
 from . import backend as B
-from .criterion import _cname, _nonempty
+from .criterion import _cname, _nonempty, _NoTarget
 from .module import Criterion, _size_desc
 from .t7 import LuaStorage
 
@@ -207,7 +207,7 @@ class MarginRankingCriterion(Criterion):
         return self.gradInput
 
 
-class DistanceRatioCriterion(Criterion):
+class DistanceRatioCriterion(_NoTarget, Criterion):
     """Triplet loss ``-log(exp(-X) / (exp(-X) + exp(-Y)))`` of similar-pair distances
     ``X`` and dissimilar-pair distances ``Y``.
 
@@ -220,15 +220,6 @@ class DistanceRatioCriterion(Criterion):
     def __init__(self, sizeAverage=True):
         super().__init__()
         self.sizeAverage = sizeAverage
-
-    def forward(self, input, target=None):
-        return self.updateOutput(input, target)
-
-    def backward(self, input, target=None):
-        return self.updateGradInput(input, target)
-
-    def __call__(self, input, target=None):
-        return super().__call__(input, target)
 
     def _prepare(self, input):
         if not isinstance(input, (list, tuple)) or len(input) != 2:

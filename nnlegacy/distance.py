@@ -29,13 +29,22 @@ def _check_vector_or_matrix(module, input, n_in, msg="input must be vector or ma
 
 
 class _Template(Module):
-    """Shared constructor/reset of Euclidean and WeightedEuclidean: ``weight`` is
-    ``inputSize x outputSize``, one template per column, U(-1/sqrt(inputSize), ..)."""
+    """What Euclidean and WeightedEuclidean share: ``weight`` is ``inputSize x
+    outputSize``, one template per column, U(-1/sqrt(inputSize), ..); the input check;
+    ``updateOutput`` from the subclass's ``_distance``."""
 
     def reset(self, stdv=None):
         stdv = stdv * math.sqrt(3) if stdv is not None else 1.0 / math.sqrt(self.weight.shape[0])
         B.uniform_(self.weight, -stdv, stdv)
         return self
+
+    def _check(self, input):
+        _check_vector_or_matrix(self, input, self.weight.shape[0], "1D or 2D input expected")
+
+    def updateOutput(self, input):
+        self._check(input)
+        self.output = self._distance(input)
+        return self.output
 
     def _diff(self, input):
         # x - w_j for every template j: (in, out) or (N, in, out)
@@ -68,21 +77,16 @@ class Euclidean(_Template):
         d = self._diff(input)
         return self._xp.sqrt((d * d).sum(axis=-2))
 
-    def updateOutput(self, input):
-        _check_vector_or_matrix(self, input, self.weight.shape[0], "1D or 2D input expected")
-        self.output = self._distance(input)
-        return self.output
-
     def updateGradInput(self, input, gradOutput):
         if self.gradInput is None:
             return None
-        _check_vector_or_matrix(self, input, self.weight.shape[0], "1D or 2D input expected")
+        self._check(input)
         r = self._diff(input) * self._grad_scale(input, gradOutput)
         self.gradInput = r.sum(axis=-1)
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
-        _check_vector_or_matrix(self, input, self.weight.shape[0], "1D or 2D input expected")
+        self._check(input)
         r = self._diff(input) * self._grad_scale(input, gradOutput)
         if r.ndim == 3:
             r = r.sum(axis=0)
@@ -120,22 +124,17 @@ class WeightedEuclidean(_Template):
         r = self._diff(input) * self.diagCov
         return self._xp.sqrt((r * r).sum(axis=-2))
 
-    def updateOutput(self, input):
-        _check_vector_or_matrix(self, input, self.weight.shape[0], "1D or 2D input expected")
-        self.output = self._distance(input)
-        return self.output
-
     def updateGradInput(self, input, gradOutput):
         if self.gradInput is None:
             return None
-        _check_vector_or_matrix(self, input, self.weight.shape[0], "1D or 2D input expected")
+        self._check(input)
         c = self.diagCov
         r = self._diff(input) * c * c * self._grad_scale(input, gradOutput)
         self.gradInput = r.sum(axis=-1)
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
-        _check_vector_or_matrix(self, input, self.weight.shape[0], "1D or 2D input expected")
+        self._check(input)
         c = self.diagCov
         d = self._diff(input)
         k = self._grad_scale(input, gradOutput)

@@ -205,18 +205,10 @@ class WhiteNoise(Module):
         self._check_input(input)
         xp = B.get_array_module(input)
         if self.train:
-            fixed = getattr(self, "_fixed_noise", None)
-            if fixed is not None:
-                noise = xp.asarray(B.to_numpy(fixed) if xp is np else fixed, dtype=input.dtype)
-                if noise.shape != input.shape:
-                    raise ValueError(
-                        f"{self._name()}: _fixed_noise of shape {_size_desc(noise.shape)} "
-                        f"does not match the input {_size_desc(input.shape)}"
-                    )
-            elif xp is np:
-                noise = B.cpu_rng().normal(self.mean, self.std, input.shape).astype(input.dtype)
-            else:
-                noise = xp.random.normal(self.mean, self.std, input.shape).astype(input.dtype)
+            noise = self._fixed_noise_for(input)
+            if noise is None:
+                rng = B.cpu_rng() if xp is np else xp.random
+                noise = rng.normal(self.mean, self.std, input.shape).astype(input.dtype)
             self.noise = noise
             self.output = input + noise
         elif self.mean != 0:

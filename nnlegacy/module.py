@@ -69,6 +69,22 @@ class Module:
                 f"got {_size_desc(gradOutput.shape)}"
             )
 
+    def _fixed_noise_for(self, input):
+        """The ``_fixed_noise`` set on a stochastic module, as an array of the input's type
+        on its backend, or None when none is set (the module then draws); it must have
+        the input's shape."""
+        fixed = getattr(self, "_fixed_noise", None)
+        if fixed is None:
+            return None
+        xp = B.get_array_module(input)
+        noise = xp.asarray(B.to_numpy(fixed) if xp is np else fixed, dtype=input.dtype)
+        if noise.shape != input.shape:
+            raise ValueError(
+                f"{self._name()}: _fixed_noise of shape {_size_desc(noise.shape)} does not "
+                f"match the input {_size_desc(input.shape)}"
+            )
+        return noise
+
     # --- the protocol -----------------------------------------------------------
     def forward(self, input):
         return self.updateOutput(input)

@@ -27,6 +27,24 @@ def _batched(x, ndim):
     return x if x.ndim == ndim else x[None]
 
 
+def _output_size(module, sizes):
+    """The pooled sizes of input ``sizes`` under ``module._dims()`` and its ceil mode."""
+    ks, ds, pads, dils = module._dims()
+    ceil = bool(module.ceil_mode)
+    return tuple(
+        K.pool_output_size(s, k, d, p, ceil, dl)
+        for s, k, d, p, dl in zip(sizes, ks, ds, pads, dils)
+    )
+
+
+def _saved_argmax(module, gradOutput):
+    """Forward's argmax, which must be of this gradOutput's shape."""
+    arg = getattr(module, "_argmax", None)
+    if arg is None or arg.shape != gradOutput.shape:
+        raise RuntimeError(f"{module._name()}: call forward before backward")
+    return arg
+
+
 class SpatialDilatedMaxPooling(SpatialMaxPooling):
     """Max pooling over windows whose taps are ``dilation`` apart.
 
@@ -69,12 +87,7 @@ class SpatialDilatedMaxPooling(SpatialMaxPooling):
         )
 
     def output_size(self, h, w):
-        ks, ds, pads, dils = self._dims()
-        ceil = bool(self.ceil_mode)
-        return tuple(
-            K.pool_output_size(s, k, d, p, ceil, dl)
-            for s, k, d, p, dl in zip((h, w), ks, ds, pads, dils)
-        )
+        return _output_size(self, (h, w))
 
     def updateOutput(self, input):
         x = self._check(input)
@@ -90,9 +103,7 @@ class SpatialDilatedMaxPooling(SpatialMaxPooling):
     def updateGradInput(self, input, gradOutput):
         x = self._check(input)
         self._check_grad(gradOutput, input.shape[:-2] + self.output_size(*input.shape[-2:]))
-        arg = getattr(self, "_argmax", None)
-        if arg is None or arg.shape != gradOutput.shape:
-            raise RuntimeError(f"{self._name()}: call forward before backward")
+        arg = _saved_argmax(self, gradOutput)
         g, a = _batched(gradOutput, 4), _batched(arg, 4)
         gi = K.maxpool_nd_backward(g, a, x.shape, *self._dims())
         self.gradInput = gi if input.ndim == 4 else gi[0]
@@ -165,6 +176,14 @@ class _VolumetricPooling(Module):
     ceil_mode = False
     _DILATED = False
 
+    def _set_window(self, kT, kW, kH, dT, dW, dH):
+        """The kernel, and the stride (the kernel where not given); they are checked at
+        forward, as THNN does."""
+        self.kT, self.kW, self.kH = kT, kW, kH
+        self.dT = kT if dT is None else dT
+        self.dW = kW if dW is None else dW
+        self.dH = kH if dH is None else dH
+
     def _dims(self):
         """(kernel, stride, pad, dilation) in input-axis order T, H, W."""
         return (
@@ -183,12 +202,7 @@ class _VolumetricPooling(Module):
         return self
 
     def output_size(self, t, h, w):
-        ks, ds, pads, dils = self._dims()
-        ceil = bool(self.ceil_mode)
-        return tuple(
-            K.pool_output_size(s, k, d, p, ceil, dl)
-            for s, k, d, p, dl in zip((t, h, w), ks, ds, pads, dils)
-        )
+        return _output_size(self, (t, h, w))
 
     def _check_args(self):
         ks, ds, pads, dils = self._dims()
@@ -265,12 +279,9 @@ class VolumetricMaxPooling(_VolumetricPooling):
         padH: int = 0,
     ):
         super().__init__()
-        self.kT, self.kW, self.kH = kT, kW, kH
-        self.dT = kT if dT is None else dT
-        self.dW = kW if dW is None else dW
-        self.dH = kH if dH is None else dH
+        self._set_window(kT, kW, kH, dT, dW, dH)
         self.padT, self.padW, self.padH = padT, padW, padH
-        self.ceil_mode = False  # arguments are checked at forward, as THNN does
+        self.ceil_mode = False
         self._indices = self._xp.empty(0, "int64")
         self._argmax = None
 
@@ -299,9 +310,7 @@ class VolumetricMaxPooling(_VolumetricPooling):
     def updateGradInput(self, input, gradOutput):
         x = self._check(input)
         self._check_grad(gradOutput, self._out_shape(input))
-        arg = getattr(self, "_argmax", None)
-        if arg is None or arg.shape != gradOutput.shape:
-            raise RuntimeError(f"{self._name()}: call forward before backward")
+        arg = _saved_argmax(self, gradOutput)
         gi = K.maxpool_nd_backward(
             _batched(gradOutput, 5), _batched(arg, 5), x.shape, *self._dims()
         )
@@ -363,10 +372,7 @@ class VolumetricAveragePooling(_VolumetricPooling):
         dH: int | None = None,
     ):
         super().__init__()
-        self.kT, self.kW, self.kH = kT, kW, kH
-        self.dT = kT if dT is None else dT
-        self.dW = kW if dW is None else dW
-        self.dH = kH if dH is None else dH  # arguments are checked at forward, as THNN
+        self._set_window(kT, kW, kH, dT, dW, dH)
 
     def _check(self, input):
         self._check_input(input)

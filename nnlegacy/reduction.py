@@ -185,6 +185,15 @@ def _pair(module, input, what="input must be a pair of minibatch matrices"):
     return a, b
 
 
+def _same_batch(module, a, b):
+    """Batched (3D) operands must hold the same number of minibatches."""
+    if a.ndim == 3 and a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"{module._name()}: inputs must contain the same number of minibatches "
+            f"(got {a.shape[0]} and {b.shape[0]})"
+        )
+
+
 def _t(x):
     return x.swapaxes(-1, -2)
 
@@ -208,11 +217,7 @@ class MM(Module):
             raise ValueError(f"{self._name()}: input tensors must be 2D or 3D")
         if b.ndim != a.ndim:
             raise ValueError(f"{self._name()}: second input tensor must be {a.ndim}D")
-        if a.ndim == 3 and a.shape[0] != b.shape[0]:
-            raise ValueError(
-                f"{self._name()}: inputs must contain the same number of minibatches "
-                f"(got {a.shape[0]} and {b.shape[0]})"
-            )
+        _same_batch(self, a, b)
         a2 = _t(a) if self.transA else a
         b2 = _t(b) if self.transB else b
         if a2.shape[-1] != b2.shape[-2]:
@@ -266,11 +271,7 @@ class MV(Module):
         if v.ndim != m.ndim - 1:
             what = "vector must be 1D" if m.ndim == 2 else "vector must be 2D (batch dimension)"
             raise ValueError(f"{self._name()}: {what}, got {_size_desc(v.shape)}")
-        if m.ndim == 3 and m.shape[0] != v.shape[0]:
-            raise ValueError(
-                f"{self._name()}: inputs must contain the same number of minibatches "
-                f"(got {m.shape[0]} and {v.shape[0]})"
-            )
+        _same_batch(self, m, v)
         mt = _t(m) if self.trans else m
         if mt.shape[-1] != v.shape[-1]:
             raise ValueError(

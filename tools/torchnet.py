@@ -1,9 +1,13 @@
-"""Thin wrapper: the code is nnlegacy/cli/torchnet.py (bench's PyTorch translation)."""
+"""Translate an nnlegacy net into the same PyTorch net, weights included.
 
-import sys
-from pathlib import Path
+The translation is ``nnlegacy.export.to_torch``, which ``bench`` uses so that both
+frameworks time exactly the same network; this file keeps the old name for scripts and
+the test that import ``torchnet.translate``.
+"""
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from nnlegacy.export import to_torch
 
-from nnlegacy.cli.torchnet import *  # noqa: E402,F401,F403
-from nnlegacy.cli.torchnet import translate  # noqa: E402,F401
+
+def translate(m):
+    """The PyTorch module computing what nnlegacy module ``m`` computes."""
+    return to_torch(m)

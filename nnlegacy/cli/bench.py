@@ -7,7 +7,7 @@
 For each framework: the median time of a forward pass and of a train step (forward,
 backward, optim.sgd update), images/s, and on the GPU the peak device memory, with the
 ratios nnlegacy / PyTorch. The PyTorch net is the nnlegacy net translated module by
-module, weights included (nnlegacy/cli/torchnet.py), so both time the same network. Each
+module, weights included (nnlegacy.export.to_torch), so both time the same network. Each
 framework runs in its own fresh process, alternating (--repeat), and the medians of the
 per-process medians are reported. On the GPU the timings are CUDA events after warm-up,
 with TF32 off on both sides unless --tf32. PyTorch is only the yardstick: without it
@@ -123,7 +123,7 @@ def torch_worker(args):
         import torch
     except ImportError:  # PyTorch is only the yardstick; without it there is no ratio
         return None
-    from .torchnet import translate
+    from nnlegacy.export import to_torch as translate
 
     gpu = args.device == "gpu"
     if gpu:
