@@ -127,3 +127,28 @@ def test_lua_error_for_bad_input(case):
         assert (
             k in after and after[k].shape == v.shape and np.array_equal(after[k], v, equal_nan=True)
         ), f"{k} changed by the failed call"
+
+
+# --- printshape knows every module ----------------------------------------------------------
+SUMMARY_ENTRIES = [e for e in ENTRIES if e["kind"] == "module" and e["name"] != "SparseLinear"]
+
+
+@pytest.mark.parametrize("entry", SUMMARY_ENTRIES, ids=[e["file"][3:-3] for e in SUMMARY_ENTRIES])
+def test_printshape_summarises_every_golden_module(entry):
+    """nn.summary (tools/printshape) gives a row for the module on its golden input, with
+    Lua's output shape. SparseLinear is left out: its input is index/value pairs, which a
+    shape alone cannot describe."""
+    if golden.missing_classes(entry):
+        pytest.skip("not implemented")
+    record = nn.load(golden.Path(golden.GOLDEN_DIR, entry["file"]), unknown="object")
+    x = record["input"]
+    if not B.is_array(x) or x.dtype.kind != "f":
+        pytest.skip("a table or index input: no shape to summarise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = nn.summary(record["module"], tuple(x.shape), batched=True)
+    text = str(s)
+    assert len(s.rows) >= 1 and text
+    out = record["output"]
+    if B.is_array(out):
+        assert "x".join(str(d) for d in out.shape[1:]) in text or out.ndim <= 1

@@ -470,7 +470,12 @@ def summary(model: Module, input_shape, type_name=None, batched=None) -> Summary
         if isinstance(out, list)
         else xp.ones(out.shape, dtype)
     )
-    net.backward(x, grad)
+    try:
+        net.backward(x, grad)
+    except RuntimeError:
+        # a net in evaluate mode whose dropout refuses backward, as Lua's does: its
+        # shapes and counts stand; gradient memory is then what forward left
+        pass
 
     rows, seen_params = [], set()
 
