@@ -304,3 +304,50 @@ def test_rosenbrock_objective(name):
         got_f, got_df = optim.rosenbrock(x.copy())
         assert got_f == pytest.approx(f, rel=1e-14, abs=1e-15)
         np.testing.assert_allclose(got_df, df, rtol=1e-13, atol=1e-13)
+
+
+def test_confusion_matrix():
+    """The four ways of adding, Lua's print-out byte for byte, mat and the rates."""
+    rec = load("confusionmatrix")
+    scores, targets = rec["scores"], rec["targets"]
+    cm = optim.ConfusionMatrix(["a", "b", "c", "d", "e"])
+    for i in range(20):
+        cm.add(scores[i], int(targets[i]))
+    for i in range(20, 30):
+        cm.add(int(np.argmax(scores[i])) + 1, int(targets[i]))
+    for i in range(30, 35):
+        onehot = np.zeros(5)
+        onehot[targets[i] - 1] = 1
+        cm.add(scores[i], onehot)
+    cm.batchAdd(scores[35:50], targets[35:50])
+    assert str(cm) == rec["str"]
+    np.testing.assert_array_equal(cm.mat, rec["mat"])
+    assert cm.valids.dtype == np.float32
+    np.testing.assert_array_equal(cm.valids, rec["valids"])
+    np.testing.assert_array_equal(cm.unionvalids, rec["unionvalids"])
+    for k in ("totalValid", "averageValid", "averageUnionValid"):
+        assert getattr(cm, k) == rec[k], k
+    for got, k in zip(cm.farFrr(), ("classFrrs", "classFars", "frrs", "fars")):
+        np.testing.assert_allclose(got, rec[k], rtol=1e-15, err_msg=k)
+    # the saved Lua object loads as a ConfusionMatrix that prints the same
+    assert isinstance(rec["matrix"], optim.ConfusionMatrix) and str(rec["matrix"]) == rec["str"]
+    # the variant: class 5 never a target (NaN rate, skipped by the averages), target 0 ignored
+    v = rec["variant"]
+    cm2 = optim.ConfusionMatrix(5)
+    cm2.batchAdd(scores, v["targets"])
+    assert str(cm2) == v["str"]
+    np.testing.assert_array_equal(cm2.mat, v["mat"])
+    np.testing.assert_array_equal(cm2.valids, v["valids"])
+    for k in ("totalValid", "averageValid", "averageUnionValid"):
+        assert getattr(cm2, k) == v[k], k
+
+
+def test_torch_generator_normal():
+    """torch.manualSeed(1); torch.randn(50, 5) before the ConfusionMatrix bumps."""
+    rec = load("confusionmatrix")
+    want = rec["scores"].copy()
+    for i in range(1, 51):
+        if i % 5 and i % 7:
+            want[i - 1, rec["targets"][i - 1] - 1] -= 2
+    got = torchrandom.Generator(1).normal_fill((50, 5))
+    np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-15)

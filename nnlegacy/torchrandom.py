@@ -9,9 +9,9 @@ Lua's own runs:
 - ``uniform(a, b)`` is ``u * (b - a) + a`` with ``u = random() / 2^32``;
 - ``normal(mean, std)`` is Box-Muller on two uniforms, returning the cosine half first
   and keeping the sine half for the next call;
-- tensor fills (``uniform_fill``, ``normal_fill``) follow ``THTensor`` element order;
-  a contiguous normal fill of 16 or more values draws all its uniforms first and pairs
-  element ``j`` with ``j + 8`` in blocks of 16, as ``THVector_normal_fill`` does;
+- tensor fills (``uniform_fill``, ``normal_fill``) draw one value per element in
+  ``THTensor`` element order (the torch7 the golden corpus was written with has no
+  vectorised normal fill);
 - ``randperm(n)`` is Torch's swap shuffle, 1-based.
 
 The module-level generator (:func:`default_generator`) stands for Lua's global one;
@@ -92,15 +92,7 @@ class Generator:
     def normal_fill(self, shape, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
         """``torch.Tensor(shape):normal(mean, std)`` (= ``torch.randn``) in float64."""
         n = int(np.prod(shape, dtype=np.int64))
-        if n < 16:
-            return np.array([self.normal(mean, std) for _ in range(n)]).reshape(shape)
-        data = self._u(n)
-        for i in range(0, n - 15, 16):
-            _box_muller_16(data, i, mean, std)
-        if n % 16:
-            data[n - 16 :] = self._u(16)
-            _box_muller_16(data, n - 16, mean, std)
-        return data.reshape(shape)
+        return np.array([self.normal(mean, std) for _ in range(n)]).reshape(shape)
 
     def randperm(self, n: int) -> np.ndarray:
         """``torch.randperm(n)``: a permutation of 1..n (int64)."""
@@ -109,15 +101,6 @@ class Generator:
             z = self.random() % (n - i)
             perm[i], perm[z + i] = perm[z + i], perm[i]
         return perm + 1
-
-
-def _box_muller_16(data, i, mean, std):
-    u1 = 1.0 - data[i : i + 8]
-    u2 = data[i + 8 : i + 16].copy()
-    radius = np.sqrt(-2.0 * np.log(u1))
-    theta = 2.0 * math.pi * u2
-    data[i : i + 8] = radius * np.cos(theta) * std + mean
-    data[i + 8 : i + 16] = radius * np.sin(theta) * std + mean
 
 
 _default = Generator(0)

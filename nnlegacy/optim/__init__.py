@@ -18,6 +18,7 @@ evaluation count as an attribute of the result.
 
 from .adaptive import adadelta, adagrad, adam, adamax, rmsprop, rprop
 from .checks import checkgrad, rosenbrock
+from .confusion import ConfusionMatrix
 from .evolution import cmaes, de
 from .fista import FistaLS, fista
 from .linesearch import cg, lbfgs, lswolfe, polyinterp
@@ -29,4 +30,8 @@ __all__ = [
     "cg", "lbfgs", "lswolfe", "polyinterp",
     "FistaLS", "fista", "cmaes", "de",
     "checkgrad", "rosenbrock",
+    "ConfusionMatrix",
 ]  # fmt: skip
+
+# the classes nnlegacy.load builds for Lua's ``optim.*`` objects
+T7_CLASSES = {"ConfusionMatrix": ConfusionMatrix}
