@@ -22,6 +22,7 @@ from .confusion import ConfusionMatrix
 from .evolution import cmaes, de
 from .fista import FistaLS, fista
 from .linesearch import cg, lbfgs, lswolfe, polyinterp
+from .logger import Logger
 from .sgd import asgd, nag, sgd
 
 __all__ = [
@@ -30,7 +31,7 @@ __all__ = [
     "cg", "lbfgs", "lswolfe", "polyinterp",
     "FistaLS", "fista", "cmaes", "de",
     "checkgrad", "rosenbrock",
-    "ConfusionMatrix",
+    "ConfusionMatrix", "Logger",
 ]  # fmt: skip
 
 # the classes nnlegacy.load builds for Lua's ``optim.*`` objects
