@@ -29,6 +29,7 @@ from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .dropout import *  # noqa: F403
+from .jacobian import Jacobian
 from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
@@ -37,6 +38,7 @@ from .shape import *  # noqa: F403
 from .summary import summary
 from .t7 import T7Error, load, save
 from .table import *  # noqa: F403
+from .training import StochasticGradient
 
 __version__ = "0.1.0"
 
@@ -59,4 +61,6 @@ __all__ = [
     # tensor types and randomness
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
     "optim", "summary", "load", "save", "T7Error",
+    # training helpers (torch/nn's StochasticGradient and Jacobian)
+    "StochasticGradient", "Jacobian",
 ]  # fmt: skip
