@@ -17,6 +17,7 @@ from . import (
     pooling,
     shape,
     table,
+    torchrandom,
 )
 from .activation import *  # noqa: F403
 from .backend import (
@@ -60,7 +61,7 @@ __all__ = [
     *(name for family in _FAMILIES for name in family.__all__),
     # tensor types and randomness
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
-    "optim", "summary", "load", "save", "T7Error",
+    "optim", "torchrandom", "summary", "load", "save", "T7Error",
     # training helpers (torch/nn's StochasticGradient and Jacobian)
     "StochasticGradient", "Jacobian",
 ]  # fmt: skip
