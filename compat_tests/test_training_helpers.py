@@ -279,3 +279,27 @@ def test_torch_generator_known_values():
     perm = g.randperm(10)
     assert sorted(perm.tolist()) == list(range(1, 11))
     assert 1 <= g.random(3, 7) - 2 <= 5
+
+
+# --- examples/tutorial_mlp.py --------------------------------------------------------
+def test_tutorial_mlp_learns_xor(capsys):
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location(
+        "tutorial_mlp", root / "examples" / "tutorial_mlp.py"
+    )
+    ex = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ex)
+    result = ex.main([])
+    errors = result["errors"]
+    assert len(errors) == 25 and errors[-1] < errors[0]
+    assert result["accuracy"] >= 0.85
+    mlp = result["mlp"]
+    signs = [
+        np.sign(mlp.forward(np.array(x))[0])
+        for x in ([0.5, 0.5], [0.5, -0.5], [-0.5, 0.5], [-0.5, -0.5])
+    ]
+    assert signs == [-1, 1, 1, -1]
+    out = capsys.readouterr().out
+    assert "# StochasticGradient: training" in out and out.count("# current error = ") == 25
