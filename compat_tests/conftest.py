@@ -60,3 +60,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 T7_DIR = os.environ.get("NNLEGACY_T7_DIR")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line on the golden corpus: how many of Lua's components replay."""
+    mod = sys.modules.get("test_golden")
+    line = mod.summary() if mod is not None else None
+    if line:
+        terminalreporter.write_line(line)

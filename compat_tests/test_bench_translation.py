@@ -32,7 +32,7 @@ import resnet  # noqa: E402
 )
 def test_translation_computes_the_same(name, build, shape):
     net = build().evaluate()
-    for bn in net.findModules("nn.SpatialBatchNormalization")[0]:  # non-trivial statistics
+    for bn in net.findModules("nn.SpatialBatchNormalization"):  # non-trivial statistics
         bn.running_mean[...] = np.random.default_rng(1).uniform(-0.1, 0.1, bn.running_mean.shape)
         bn.running_var[...] = np.random.default_rng(2).uniform(0.5, 1.5, bn.running_var.shape)
     tnet = torchnet.translate(net).double().eval()

@@ -80,9 +80,9 @@ def test_list_and_find_modules_apply_replace():
     inner = nn.Sequential().add(l1).add(t)
     net = nn.Sequential().add(inner).add(l2)
     assert net.listModules() == [net, inner, l1, t, l2]
-    nodes, containers = net.findModules("nn.Linear")
+    nodes, containers = net.findModulesAndContainers("nn.Linear")
     assert nodes == [l1, l2] and containers == [inner, net]
-    assert net.findModules("nn.Sequential")[1] == [net, net]
+    assert net.findModulesAndContainers("nn.Sequential")[1] == [net, net]
     seen = []
     net.apply(lambda m: seen.append(nn.torch_type(m)))
     assert seen == ["nn.Sequential", "nn.Sequential", "nn.Linear", "nn.Tanh", "nn.Linear"]

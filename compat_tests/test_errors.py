@@ -98,18 +98,21 @@ def test_conv_kernel_and_stride_must_be_positive(args, match):
         nn.SpatialConvolution(*args)
 
 
-def test_pooling_bad_arguments():
-    with pytest.raises(
-        ValueError, match="kernel size should be greater than zero, but got kH: 2 kW: 0"
-    ):
-        nn.SpatialMaxPooling(0, 2)
-    with pytest.raises(ValueError, match="stride should be greater than zero, but got dH: 0 dW: 2"):
-        nn.SpatialMaxPooling(2, 2, 2, 0)
-    with pytest.raises(
-        ValueError,
-        match="pad should be smaller than half of kernel size, but got padW = 2, padH = 2, kW = 3, kH = 3",
-    ):
-        nn.SpatialMaxPooling(3, 3, 1, 1, 2, 2)
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ((0, 2), "kernel size should be greater than zero, but got kH: 2 kW: 0"),
+        ((2, 2, 2, 0), "stride should be greater than zero, but got dH: 0 dW: 2"),
+        (
+            (3, 3, 1, 1, 2, 2),
+            "pad should be smaller than half of kernel size, but got padW = 2, padH = 2, kW = 3, kH = 3",
+        ),
+    ],
+)
+def test_pooling_bad_arguments_raise_at_forward_as_thnn(args, match):
+    m = nn.SpatialMaxPooling(*args)  # Lua's constructor checks nothing
+    with pytest.raises(ValueError, match=match):
+        m.forward(np.random.randn(1, 6, 6))
 
 
 def test_pooling_pad_changed_after_construction_is_checked_at_forward():

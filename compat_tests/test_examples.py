@@ -58,9 +58,9 @@ def test_alexnet_lecture_column():
     ]
     conv1 = net.get(1)
     assert conv1.weight.size + conv1.bias.size == 34944  # the lecture's 35K
-    fcs = net.findModules("nn.Linear")[0]
+    fcs = net.findModules("nn.Linear")
     assert [m.output.shape[-1] for m in fcs] == [4096, 4096, 1000]
-    assert len(net.findModules("nn.Dropout")[0]) == 2
+    assert len(net.findModules("nn.Dropout")) == 2
     assert common.count_parameters(net) == 62378344
 
 
@@ -73,7 +73,7 @@ def test_zfnet_paper_sizes_and_where_ceil_is_needed():
         if isinstance(m, (nn.SpatialConvolution, nn.SpatialMaxPooling))
     ]
     assert sizes == [110, 55, 26, 13, 13, 13, 13, 6]
-    assert [m.nOutputPlane for m in net.findModules("nn.SpatialConvolution")[0]][2:] == [
+    assert [m.nOutputPlane for m in net.findModules("nn.SpatialConvolution")][2:] == [
         512,
         1024,
         512,
@@ -171,10 +171,10 @@ def test_googlenet_table():
     block_inputs = dict(zip(GOOGLENET_TABLE, sizes))
     net = googlenet.build()
     forward_one(net, googlenet.INPUT)
-    blocks = net.findModules("nn.DepthConcat")[0]
+    blocks = net.findModules("nn.DepthConcat")
     for (name, (size, kparams)), block in zip(GOOGLENET_TABLE.items(), blocks):
         assert hwc(block) == size, name
-        weights = sum(m.weight.size for m in block.findModules("nn.SpatialConvolution")[0])
+        weights = sum(m.weight.size for m in block.findModules("nn.SpatialConvolution"))
         n1, n3r, n3, n5r, n5, pp = googlenet.INCEPTION[name]
         nin = block_inputs[name]
         assert weights == nin * (n1 + n3r + n5r + pp) + n3r * n3 * 9 + n5r * n5 * 25
@@ -184,19 +184,19 @@ def test_googlenet_table():
         assert abs(weights / 1024 - kparams) / kparams < 0.08, (name, weights / 1024)
         if name in ("3a", "3b", "4b"):
             assert abs(weights / 1024 - kparams) <= 1
-    pools = net.findModules("nn.SpatialMaxPooling")[0]
+    pools = net.findModules("nn.SpatialMaxPooling")
     assert [hwc(p) for p in (pools[0], pools[1])] == [(56, 56, 64), (28, 28, 192)]
     conv1 = net.get(1)
     assert hwc(conv1) == (112, 112, 64)
     # the table's 2.7K for the first convolution is an error of the paper: 7*7*3*64 = 9,408
     assert conv1.weight.size == 7 * 7 * 3 * 64 == 9408
-    convs = net.findModules("nn.SpatialConvolution")[0]
+    convs = net.findModules("nn.SpatialConvolution")
     assert round((convs[1].weight.size + convs[2].weight.size) / 1024) == 112  # "112K"
-    avg = net.findModules("nn.SpatialAveragePooling")[0][0]
+    avg = net.findModules("nn.SpatialAveragePooling")[0]
     assert hwc(avg) == (1, 1, 1024)
-    lin = net.findModules("nn.Linear")[0][0]
+    lin = net.findModules("nn.Linear")[0]
     assert lin.weight.size / 1024 == 1000  # "1000K"
-    assert net.findModules("nn.Dropout")[0][0].p == 0.4
+    assert net.findModules("nn.Dropout")[0].p == 0.4
     assert net.output.shape == (1, 1000)
 
 
@@ -207,9 +207,9 @@ def test_googlenet_table():
 def test_resnet_parameter_counts(depth, count):
     net = resnet.build(depth)
     assert common.count_parameters(net) == count
-    convs = net.findModules("nn.SpatialConvolution")[0]
+    convs = net.findModules("nn.SpatialConvolution")
     assert all(c.bias is None for c in convs)  # BN follows every convolution
-    assert len(net.findModules("nn.SpatialBatchNormalization")[0]) == len(convs)
+    assert len(net.findModules("nn.SpatialBatchNormalization")) == len(convs)
 
 
 def test_resnet18_forward_backward_and_shortcuts():

@@ -10,16 +10,18 @@ import pytest
 import nnlegacy as nn
 from nnlegacy import t7
 
-DATA = Path(__file__).resolve().parent / "t7data"
+EXT = os.environ.get("NNLEGACY_T7_DIR")
+# files written by other projects live in ../shared/t7, never in the repository
+DATA = Path(EXT) if EXT else Path("/nonexistent-NNLEGACY_T7_DIR")
 TF = DATA / "python-torchfile"
 CV = DATA / "opencv_torch"
-EXT = os.environ.get("NNLEGACY_T7_DIR")
 needs_ext = pytest.mark.skipif(
     not EXT, reason="set NNLEGACY_T7_DIR to the folder of the unlicensed Lua Torch files"
 )
 
 
 # --- python-torchfile unit files ----------------------------------------------------
+@needs_ext
 def test_tensors():
     d = nn.load(TF / "doubletensor.t7")
     assert d.dtype == np.float64 and d.tolist() == [[1, 2, 3], [4, 5, 6.9]]
@@ -28,6 +30,7 @@ def test_tensors():
     assert f.sum(dtype=np.float64) == pytest.approx(12.97241666913)
 
 
+@needs_ext
 def test_tables():
     assert nn.load(TF / "hello=123.t7") == {"hello": 123}
     assert nn.load(TF / "list_table.t7") == ["hello", "world", "third item", 123]
@@ -47,6 +50,7 @@ def test_tables():
     }
 
 
+@needs_ext
 @pytest.mark.parametrize(
     "name,message",
     [
@@ -66,12 +70,70 @@ def test_refused_files_name_the_reason(name, message):
         nn.load(TF / name)
 
 
+@needs_ext
+@pytest.mark.parametrize(
+    "name,typename",
+    [
+        ("custom_class.t7", "Blah"),
+        ("recursive_class.t7", "A"),
+        ("nngraph_node.t7", "nngraph.Node"),
+    ],
+)
+def test_unknown_classes_load_as_plain_objects_on_request(name, typename, tmp_path):
+    obj = nn.load(TF / name, unknown="object")
+    found = []
+
+    def walk(v, seen):
+        if id(v) in seen:
+            return
+        seen.add(id(v))
+        if isinstance(v, nn.LuaObject):
+            found.append(v)
+            walk(v.fields, seen)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x, seen)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x, seen)
+
+    walk(obj, set())
+    assert typename in {o.torch_typename for o in found}
+    nn.save(tmp_path / "back.t7", obj)  # written back under the same class names
+    again = nn.load(tmp_path / "back.t7", unknown="object")
+    assert type(again) is type(obj)
+
+
+@needs_ext
+def test_lua_functions_and_table_keys_load_as_inert_objects_on_request():
+    f = nn.load(TF / "function.t7", unknown="object")
+    assert isinstance(f, t7.LuaFunction) and len(f.bytecode) > 0
+    with pytest.raises(TypeError, match="cannot be run"):
+        f()
+    kv = nn.load(TF / "recursive_kv_table.t7", unknown="object")
+    assert any(isinstance(k, t7.LuaTableKey) for k in kv)
+    with pytest.raises(nn.T7Error, match="'tds.Hash' .* custom write\\(\\) format"):
+        nn.load(TF / "tds_hash.t7", unknown="object")  # tds writes its own bytes
+
+
+def test_a_module_with_a_custom_class_inside_loads_its_known_parts(tmp_path):
+    net = nn.Sequential().add(nn.Linear(3, 2))
+    data = t7.dumps(net).replace(b"nn.Linear", b"nn.Blahar")  # same length: a custom class
+    with pytest.raises(nn.T7Error, match="'nn.Blahar' is not supported.*unknown=\"object\""):
+        t7.loads(data)
+    loaded = t7.loads(data, unknown="object")
+    custom = loaded.modules[0]
+    assert custom.torch_typename == "nn.Blahar" and custom.weight.shape == (2, 3)
+    np.testing.assert_array_equal(custom["weight"], net.modules[0].weight)
+
+
 # --- OpenCV's net/input/output triplets (ASCII) -----------------------------------------
 TRIPLETS = ["net_batch_norm", "net_cadd_table", "net_concat", "net_deconv", "net_linear_2d", "net_logsoftmax",
             "net_logsoftmax_spatial", "net_parallel", "net_pool_ave", "net_pool_max", "net_reshape",
             "net_reshape_batch", "net_reshape_single_sample", "net_softmax", "net_softmax_spatial"]  # fmt: skip
 
 
+@needs_ext
 @pytest.mark.parametrize("name", TRIPLETS)
 def test_opencv_triplet(name):
     net = nn.load(CV / f"{name}_net.txt")
@@ -82,6 +144,7 @@ def test_opencv_triplet(name):
     np.testing.assert_allclose(out, y.reshape(out.shape), rtol=0, atol=1e-14)
 
 
+@needs_ext
 def test_opencv_max_pooling_indices_and_backward():
     net = nn.load(CV / "net_pool_max_net.txt")
     x = nn.load(CV / "net_pool_max_input.txt")
@@ -92,12 +155,14 @@ def test_opencv_max_pooling_indices_and_backward():
     assert gi.shape == x.shape and gi.sum() == out.size
 
 
+@needs_ext
 def test_opencv_deconvolution_fields():
     m = nn.load(CV / "net_deconv_net.txt").get(1)
     assert repr(m) == "nn.SpatialFullConvolution(3 -> 9, 4x5, 1,2, 0,1, 0,1)"
     assert (m.adjW, m.adjH) == (0, 1) and m.weight.shape == (3, 9, 5, 4)
 
 
+@needs_ext
 def test_loaded_fields_are_luas():
     lin = nn.load(CV / "net_linear_2d_net.txt")
     assert isinstance(lin, nn.Linear) and repr(lin) == "nn.Linear(7 -> 3)"
@@ -338,6 +403,7 @@ def _fuzz(data, rng, cases):
         assert time.perf_counter() - t0 < 2.0
 
 
+@needs_ext
 @pytest.mark.parametrize("path", [TF / "doubletensor.t7", TF / "floattensor.t7", TF / "map_table2.t7",
                                   CV / "net_linear_2d_net.txt", CV / "net_concat_net.txt", CV / "net_pool_max_net.txt"],
                          ids=lambda p: p.name)  # fmt: skip

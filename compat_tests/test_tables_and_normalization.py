@@ -354,7 +354,7 @@ def test_join_table_dims():
         shape[d] *= 2
         assert nn.JoinTable(d, 2).forward([t, t]).shape == tuple(shape)
     assert nn.JoinTable(-1).forward([t, t]).shape == (3, 4, 10)
-    with pytest.raises(ValueError, match="cannot join"):
+    with pytest.raises(ValueError, match="inconsistent tensor size"):
         nn.JoinTable(1).forward([t, np.zeros((3, 5, 5))])
 
 

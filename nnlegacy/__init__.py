@@ -11,16 +11,20 @@ from . import (
     convolution,
     criterion,
     dropout,
+    indexing,
+    layout,
     linear,
     normalization,
     optim,
     pooling,
+    reduction,
     shape,
     table,
     torchrandom,
 )
 from .activation import *  # noqa: F403
 from .backend import (
+    generator,
     getdefaulttensortype,
     has_cuda,
     manualSeed,
@@ -30,14 +34,17 @@ from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
 from .dropout import *  # noqa: F403
+from .indexing import *  # noqa: F403
 from .jacobian import Jacobian
+from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .summary import summary
-from .t7 import T7Error, load, save
+from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
 from .training import StochasticGradient
 
@@ -52,6 +59,9 @@ _FAMILIES = (
     dropout,
     activation,
     shape,
+    layout,
+    indexing,
+    reduction,
     table,
     criterion,
 )
@@ -60,8 +70,9 @@ __all__ = [
     "Module", "Criterion",
     *(name for family in _FAMILIES for name in family.__all__),
     # tensor types and randomness
-    "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "has_cuda", "torch_type",
-    "optim", "torchrandom", "summary", "load", "save", "T7Error",
+    "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "generator", "has_cuda",
+    "torch_type",
+    "optim", "torchrandom", "summary", "load", "save", "T7Error", "LuaObject",
     # training helpers (torch/nn's StochasticGradient and Jacobian)
     "StochasticGradient", "Jacobian",
 ]  # fmt: skip

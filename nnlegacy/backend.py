@@ -130,7 +130,8 @@ def getdefaulttensortype() -> str:
 
 
 def manualSeed(seed: int) -> None:  # noqa: N802 - Torch's name
-    """Seed weight initialisation and dropout, on the CPU and (if present) the GPU,
+    """Seed everything nnlegacy draws from: weight initialisation, dropout and every
+    other stochastic module, on the CPU (:func:`generator`) and, if present, the GPU;
     and Torch's own generator (``nnlegacy.torchrandom``: shuffles, cmaes)."""
     global _cpu_rng
     _cpu_rng = np.random.Generator(np.random.MT19937(int(seed)))
@@ -142,6 +143,16 @@ def manualSeed(seed: int) -> None:  # noqa: N802 - Torch's name
 
 
 def cpu_rng() -> np.random.Generator:
+    return _cpu_rng
+
+
+def generator() -> np.random.Generator:
+    """The NumPy Generator nnlegacy draws from on the CPU, reseeded by :func:`manualSeed`.
+
+    A ported ``torch.randn(3)`` is ``nnlegacy.generator().standard_normal(3)``: the same
+    stream as the modules' initialisation and noise (MT19937 seeded with the seed), but
+    not Torch's numbers, which come from other algorithms.
+    """
     return _cpu_rng
 
 

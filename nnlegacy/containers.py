@@ -253,7 +253,7 @@ class Concat(_TreeContainer):
     Shape: the children's outputs, summed along ``dimension``; other dims must agree.
     """
 
-    def __init__(self, dimension):
+    def __init__(self, dimension: int):
         super().__init__()
         self.dimension = dimension
 
@@ -434,7 +434,7 @@ class Parallel(_TreeContainer):
     Shape: input with ``size(inputDimension)`` = number of children -> the joined outputs.
     """
 
-    def __init__(self, inputDimension, outputDimension):
+    def __init__(self, inputDimension: int, outputDimension: int):
         super().__init__()
         self.inputDimension, self.outputDimension = inputDimension, outputDimension
 

@@ -40,7 +40,17 @@ class SpatialConvolution(_WeightBias, Module):
 
     _weight_2d = False
 
-    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=None):
+    def __init__(
+        self,
+        nInputPlane: int,
+        nOutputPlane: int,
+        kW: int,
+        kH: int,
+        dW: int = 1,
+        dH: int = 1,
+        padW: int = 0,
+        padH: int | None = None,
+    ):
         super().__init__()
         padH = padW if padH is None else padH
         _check_kernel_stride(kW, kH, dW, dH)
@@ -173,7 +183,17 @@ class SpatialFullConvolution(_WeightBias, Module):
     """
 
     def __init__(
-        self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0
+        self,
+        nInputPlane: int,
+        nOutputPlane: int,
+        kW: int,
+        kH: int,
+        dW: int = 1,
+        dH: int = 1,
+        padW: int = 0,
+        padH: int = 0,
+        adjW: int = 0,
+        adjH: int = 0,
     ):
         super().__init__()
         _check_kernel_stride(kW, kH, dW, dH)
@@ -194,12 +214,25 @@ class SpatialFullConvolution(_WeightBias, Module):
     def _fan_in(self):
         return self.kW * self.kH * self.nInputPlane
 
+    def _adj(self, input):
+        """``(input, adjH, adjW)``; a table ``{input, target}`` sets adj from the target's
+        size, as Lua's calculateAdj: ``(t + 2*pad - k) % d``."""
+        if isinstance(input, (list, tuple)):
+            tH, tW = input[1].shape[-2:]
+            return (
+                input[0],
+                (tH + 2 * self.padH - self.kH) % self.dH,
+                (tW + 2 * self.padW - self.kW) % self.dW,
+            )
+        return input, self.adjH, self.adjW
+
     def _geometry(self, input):
         """The convolution whose adjoint this is: its input is our output."""
+        input, adjH, adjW = self._adj(input)
         _check_planes(self, input)
         h, w = input.shape[-2:]
-        oH = (h - 1) * self.dH - 2 * self.padH + self.kH + self.adjH
-        oW = (w - 1) * self.dW - 2 * self.padW + self.kW + self.adjW
+        oH = (h - 1) * self.dH - 2 * self.padH + self.kH + adjH
+        oW = (w - 1) * self.dW - 2 * self.padW + self.kW + adjW
         if oH < 1 or oW < 1:
             raise ValueError(
                 f"Given input size: ({self.nInputPlane} x {h} x {w}). Calculated output size: "
@@ -220,12 +253,13 @@ class SpatialFullConvolution(_WeightBias, Module):
         out = K.col2im(cols, g)
         if self.bias is not None:
             out += self.bias[None, :, None, None]
-        self.output = out if input.ndim == 4 else out[0]
+        self.output = out if self._adj(input)[0].ndim == 4 else out[0]
         return self.output
 
     def _grad_cols(self, input, gradOutput):
         x, g = self._geometry(input)
-        self._check_grad(gradOutput, input.shape[:-3] + (self.nOutputPlane, g.h, g.w))
+        lead = self._adj(input)[0].shape[:-3]
+        self._check_grad(gradOutput, lead + (self.nOutputPlane, g.h, g.w))
         go = gradOutput if gradOutput.ndim == 4 else gradOutput[None]
         return x, K.im2col(go, g), go
 
@@ -233,8 +267,12 @@ class SpatialFullConvolution(_WeightBias, Module):
         if self.gradInput is None:
             return None
         x, cols, _ = self._grad_cols(input, gradOutput)
-        gi = B.get_array_module(x).matmul(self._w2d(), cols).reshape(x.shape)
-        self.gradInput = gi if input.ndim == 4 else gi[0]
+        xp = B.get_array_module(x)
+        gi = xp.matmul(self._w2d(), cols).reshape(x.shape)
+        gi = gi if self._adj(input)[0].ndim == 4 else gi[0]
+        if isinstance(input, (list, tuple)):  # the target gets a zero gradient
+            gi = [gi, xp.zeros_like(input[1])]
+        self.gradInput = gi
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):

@@ -61,7 +61,8 @@ class ClassNLLCriterion(Criterion):
         if t.size != n:
             raise ValueError(
                 f"ClassNLLCriterion: expected {n} target(s) for input of shape "
-                f"{_size_desc(input.shape)}, got {t.size}"
+                f"{_size_desc(input.shape)}, got {t.size} "
+                "(Torch: Assertion `THIndexTensor_(size)(target, 0) == batch_size' failed.)"
             )
         if t.dtype.kind == "f" and not np.all(t == np.round(t)):
             raise ValueError("ClassNLLCriterion: class targets must be whole numbers 1..C")
@@ -196,6 +197,8 @@ class BCECriterion(Criterion):
     """
 
     EPS = 1e-12
+
+    weights = None  # Lua writes no field for a nil weights
 
     def __init__(self, weights=None, sizeAverage=True):
         super().__init__()

@@ -12,6 +12,8 @@ class Dropout(Module):
     """Zeroes each element with probability ``p`` while training.
 
     ``nn.Dropout(p=0.5, v1=False, inplace=False, stochasticInference=False)``.
+    Setting ``_fixed_noise`` (the mask as Lua's ``noise``, already scaled) makes
+    forward use it instead of drawing, as the golden replays do.
     v2 (the default) scales kept elements by 1/(1-p) while training and is the
     identity in evaluate mode; v1 scales by (1-p) in evaluate mode instead.
     Shape: any, output as input.
@@ -38,9 +40,11 @@ class Dropout(Module):
         out = input if self.inplace else input.copy()
         if self.p > 0:
             if self.train or self.stochastic_inference:
-                noise = B.bernoulli(xp, 1 - self.p, input.shape, input.dtype)
-                if self.v2:
-                    noise /= 1 - self.p
+                noise = getattr(self, "_fixed_noise", None)
+                if noise is None:
+                    noise = B.bernoulli(xp, 1 - self.p, input.shape, input.dtype)
+                    if self.v2:
+                        noise /= 1 - self.p
                 self.noise = noise
                 out *= noise
             elif not self.v2:
@@ -98,7 +102,10 @@ class SpatialDropout(Module):
                     "Input must be 4D (nbatch, nfeat, h, w) or 3D (nfeat, h, w), "
                     f"got {_size_desc(input.shape)}"
                 )
-            self.noise = B.bernoulli(xp, 1 - self.p, shape, input.dtype)
+            noise = getattr(self, "_fixed_noise", None)
+            if noise is None:
+                noise = B.bernoulli(xp, 1 - self.p, shape, input.dtype)
+            self.noise = noise
             self.output = input * self.noise
         else:
             self.output = input * (1 - self.p)

@@ -15,7 +15,7 @@ class Linear(_WeightBias, Module):
     Shape: ``(in)`` -> ``(out)``, ``(N, in)`` -> ``(N, out)``; ``weight`` is ``out x in``.
     """
 
-    def __init__(self, inputSize, outputSize, bias=True):
+    def __init__(self, inputSize: int, outputSize: int, bias=True):
         super().__init__()
         self.weight = self._zeros(outputSize, inputSize)
         self.gradWeight = self._zeros(outputSize, inputSize)

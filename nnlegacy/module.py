@@ -202,13 +202,22 @@ class Module:
         return result
 
     def findModules(self, typename, container=None):
-        """(nodes, containers): modules whose Torch type is exactly ``typename``."""
+        """The modules whose Torch type is exactly ``typename``, in depth-first order.
+
+        Lua returns two values, the modules and their containers; by DESIGN rule 7 this
+        returns the first (``len(net.findModules('nn.Linear'))`` counts them), and
+        :meth:`findModulesAndContainers` returns both.
+        """
+        return self.findModulesAndContainers(typename, container)[0]
+
+    def findModulesAndContainers(self, typename, container=None):
+        """``(modules, containers)``: Lua's two results of ``findModules``."""
         nodes, containers = [], []
         if torch_type(self) == typename:
             nodes.append(self)
             containers.append(container if container is not None else self)
         for child in getattr(self, "modules", None) or []:
-            n, c = child.findModules(typename, self)
+            n, c = child.findModulesAndContainers(typename, self)
             nodes.extend(n)
             containers.extend(c)
         return nodes, containers

@@ -30,7 +30,7 @@ class SpatialCrossMapLRN(Module):
     Shape: ``(C, H, W)`` or ``(N, C, H, W)``, output as input.
     """
 
-    def __init__(self, size, alpha=0.0001, beta=0.75, k=1):
+    def __init__(self, size: int, alpha=0.0001, beta=0.75, k=1):
         super().__init__()
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
         self.scale = self._zeros(0)
@@ -78,7 +78,7 @@ class BatchNormalization(Module):
 
     nDim = 2
 
-    def __init__(self, nOutput, eps=1e-5, momentum=0.1, affine=True):
+    def __init__(self, nOutput: int, eps=1e-5, momentum=0.1, affine=True):
         super().__init__()
         if not isinstance(nOutput, int) or isinstance(nOutput, bool):
             raise TypeError("Missing argument #1: dimensionality of input. ")

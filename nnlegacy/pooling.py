@@ -11,12 +11,11 @@ __all__ = ["SpatialAveragePooling", "SpatialMaxPooling"]
 class _SpatialPooling(Module):
     """What max and average pooling share: arguments, checks, output size, print-out."""
 
-    def __init__(self, kW, kH, dW, dH, padW=0, padH=0):
+    def __init__(self, kW: int, kH: int, dW: int, dH: int, padW: int = 0, padH: int = 0):
         super().__init__()
         self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
         self.padW, self.padH = padW, padH
-        self.ceil_mode = False
-        self._check_args()
+        self.ceil_mode = False  # arguments are checked at forward, as THNN does
 
     def ceil(self):
         self.ceil_mode = True
@@ -82,7 +81,15 @@ class SpatialMaxPooling(_SpatialPooling):
     ``indices`` holds the 1-based flat position (``h*W + w + 1``) of each maximum.
     """
 
-    def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0):
+    def __init__(
+        self,
+        kW: int,
+        kH: int,
+        dW: int | None = None,
+        dH: int | None = None,
+        padW: int = 0,
+        padH: int = 0,
+    ):
         super().__init__(kW, kH, kW if dW is None else dW, kH if dH is None else dH, padW, padH)
         self._indices = self._xp.empty(0, "int64")
         self._argmax = None
@@ -141,7 +148,7 @@ class SpatialAveragePooling(_SpatialPooling):
     border (include) or to the image (exclude).
     """
 
-    def __init__(self, kW, kH, dW=1, dH=1, padW=0, padH=0):
+    def __init__(self, kW: int, kH: int, dW: int = 1, dH: int = 1, padW: int = 0, padH: int = 0):
         super().__init__(kW, kH, dW, dH, padW, padH)
         self.count_include_pad = True
         self.divide = True

@@ -1,11 +1,12 @@
-"""View, Reshape, Identity (spec sections 2.14-2.16)."""
+"""View, Reshape, Identity (spec sections 2.14-2.16) and the other modules that change
+the layout or type of their input, as torch/nn's modules of the same names."""
 
 from __future__ import annotations
 
 from .backend import get_array_module
 from .module import Module
 
-__all__ = ["Identity", "Narrow", "Reshape", "Select", "SpatialZeroPadding", "View"]
+__all__ = ["Collapse", "Contiguous", "Identity", "Reshape", "Squeeze", "Unsqueeze", "View"]
 
 
 def _sizes(args):
@@ -134,8 +135,9 @@ class Reshape(Module):
             shape = (input.shape[0], *self.size)
         if x.size != _prod(shape):
             raise ValueError(
-                f"{self._name()}: cannot reshape input of shape "
-                f"{'x'.join(str(d) for d in input.shape)} to {'x'.join(str(d) for d in shape)}"
+                f"{self._name()}: Wrong size for view. Input size: "
+                f"{'x'.join(str(d) for d in input.shape)}. Output size: "
+                f"{'x'.join(str(d) for d in shape)}"
             )
         self.output = x.reshape(shape)
         return self.output
@@ -187,137 +189,169 @@ class Identity(Module):
         return self
 
 
-class SpatialZeroPadding(Module):
-    """Pads (or, with negative sizes, crops) the two spatial dims with zeros.
+class Squeeze(Module):
+    """The input without its singleton dimensions (a view), or without dimension ``dim``
+    when that one has size 1.
 
-    ``nn.SpatialZeroPadding(pad_l, pad_r=pad_l, pad_t=pad_l, pad_b=pad_l)``.
-    Shape: ``(.., C, H, W)`` -> ``(.., C, H + pad_t + pad_b, W + pad_l + pad_r)``.
+    ``nn.Squeeze(dim=None, numInputDims=None)``: with ``numInputDims``, an input of
+    ``numInputDims + 1`` dimensions is a batch: ``dim`` moves one on, and a batch of
+    one keeps its batch dimension. As Torch, a tensor never loses its last dimension.
+    Shape: e.g. ``(2, 1, 3, 1)`` -> ``(2, 3)``.
     """
 
-    def __init__(self, pad_l, pad_r=None, pad_t=None, pad_b=None):
+    def __init__(self, dim: int | None = None, numInputDims: int | None = None):
         super().__init__()
-        self.pad_l = pad_l
-        self.pad_r = pad_l if pad_r is None else pad_r
-        self.pad_t = pad_l if pad_t is None else pad_t
-        self.pad_b = pad_l if pad_b is None else pad_b
+        self.dim = dim
+        self.numInputDims = numInputDims
 
-    def _regions(self, input):
-        """(output shape, output slices, input slices) of the copied central region."""
+    def _after_load(self):
+        self.__dict__.setdefault("dim", None)
+        self.__dict__.setdefault("numInputDims", None)
+
+    def setNumInputDims(self, numInputDims):
+        self.numInputDims = numInputDims
+        return self
+
+    def _shape(self, input):
         self._check_input(input)
-        if input.ndim not in (3, 4):
-            raise ValueError(f"input must be 3 or 4-dimensional, got {input.ndim}D")
-        h, w = input.shape[-2:]
-        oh, ow = h + self.pad_t + self.pad_b, w + self.pad_l + self.pad_r
-        if oh < 1 or ow < 1:
-            raise ValueError(f"input is too small (padded size {oh}x{ow})")
-
-        def axis(pad_lo, pad_hi, n):
-            src = slice(max(-pad_lo, 0), n - max(-pad_hi, 0))
-            dst = slice(max(pad_lo, 0), max(pad_lo, 0) + max(src.stop - src.start, 0))
-            return src, dst
-
-        sh, dh = axis(self.pad_t, self.pad_b, h)
-        sw, dw = axis(self.pad_l, self.pad_r, w)
-        return input.shape[:-2] + (oh, ow), (..., dh, dw), (..., sh, sw)
-
-    def updateOutput(self, input):
-        shape, dst, src = self._regions(input)
-        xp = get_array_module(input)
-        out = xp.zeros(shape, input.dtype)
-        out[dst] = input[src]
-        self.output = out
-        return out
-
-    def updateGradInput(self, input, gradOutput):
-        shape, dst, src = self._regions(input)
-        self._check_grad(gradOutput, shape)
-        xp = get_array_module(input)
-        gi = xp.zeros(input.shape, input.dtype)
-        gi[src] = gradOutput[dst]
-        self.gradInput = gi
-        return gi
-
-    def __tostring__(self):
-        return f"{self._name()}(l={self.pad_l}, r={self.pad_r}, t={self.pad_t}, b={self.pad_b})"
-
-
-class _Slice(Module):
-    """A copy of ``input[self._slice(input)]``; the gradient lands in the same slice."""
+        dim, addone = self.dim, False
+        if self.numInputDims is not None and input.ndim == self.numInputDims + 1:
+            if dim is not None:
+                dim += 1
+            elif input.shape[0] == 1:
+                addone = True  # a batch of one stays a batch
+        shape = list(input.shape)
+        if dim is not None:
+            if not 1 <= dim <= input.ndim:
+                raise ValueError(
+                    f"{self._name()}: dimension {dim} out of range for an input of shape "
+                    f"{_desc(input.shape)}"
+                )
+            if shape[dim - 1] == 1 and len(shape) > 1:
+                del shape[dim - 1]
+        else:
+            shape = [s for s in shape if s != 1] or shape[:1]
+        return ([1] if addone else []) + shape
 
     def updateOutput(self, input):
-        self.output = input[self._slice(input)].copy()
+        self.output = input.reshape(self._shape(input))
         return self.output
 
     def updateGradInput(self, input, gradOutput):
-        sl = self._slice(input)
-        self._check_grad(gradOutput, input[sl].shape)
-        gi = get_array_module(input).zeros(input.shape, input.dtype)
-        gi[sl] = gradOutput
-        self.gradInput = gi
-        return gi
+        self.gradInput = _view_back(self, input, gradOutput)
+        return self.gradInput
 
 
-class Narrow(_Slice):
-    """A copy of ``length`` slices from ``offset`` along ``dimension`` (1-based).
+def _view_back(module, input, gradOutput):
+    """gradOutput viewed in the input's shape (the same number of elements)."""
+    module._check_input(gradOutput, "gradOutput")
+    if gradOutput.size != input.size:
+        raise ValueError(
+            f"{module._name()}: expected gradOutput with {input.size} elements (input "
+            f"{_desc(input.shape)}), got {_desc(gradOutput.shape)}"
+        )
+    return gradOutput.reshape(input.shape)
 
-    ``nn.Narrow(dimension, offset, length=1)``; a negative dimension counts from the
-    end; a negative length means "through the end" (-1: up to the last slice).
-    Shape: the input with ``size(dimension)`` replaced by ``length``.
+
+def _desc(shape):
+    return "[" + " x ".join(str(int(d)) for d in shape) + "]"
+
+
+class Unsqueeze(Module):
+    """The input with a singleton dimension inserted at ``pos`` (1-based; a view).
+
+    ``nn.Unsqueeze(pos, numInputDims=None)``: dimensions beyond ``numInputDims`` are
+    leading batch dimensions and ``pos`` counts after them. As Lua, the first forward
+    sets ``numInputDims`` to the input's rank when it was not given.
+    Shape: ``(3, 4)`` with ``pos=2`` -> ``(3, 1, 4)``.
     """
 
-    def __init__(self, dimension=None, offset=None, length=1):
+    def __init__(self, pos: int | None = None, numInputDims: int | None = None):
         super().__init__()
-        if dimension is None or offset is None:
-            raise TypeError("nn.Narrow(dimension, offset, length)")
-        self.dimension, self.index, self.length = dimension, offset, length
+        if pos is None:
+            raise TypeError("nn.Unsqueeze: the position to insert singleton dim not specified")
+        self.pos = pos
+        self.numInputDims = numInputDims
 
-    def _slice(self, input):
+    def _after_load(self):
+        self.__dict__.setdefault("numInputDims", None)
+
+    def setNumInputDims(self, numInputDims):
+        self.numInputDims = numInputDims
+        return self
+
+    def updateOutput(self, input):
         self._check_input(input)
-        dim = self.dimension
-        if dim < 0:
-            dim = input.ndim + dim + 1
-        if not 1 <= dim <= input.ndim:
+        nid = input.ndim if self.numInputDims is None else self.numInputDims
+        offset = input.ndim - nid
+        if offset < 0:
             raise ValueError(
-                f"nn.Narrow: dimension {self.dimension} out of range for a {input.ndim}D input"
+                f"{self._name()}: input feature map dim (numInputDims = {nid}) must be <= "
+                f"input:dim() ({input.ndim})"
             )
-        size = input.shape[dim - 1]
-        index, length = self.index, self.length
-        if length < 0:
-            length = size - index + length + 2
-        if index < 0:  # Torch's quirk: a negative offset keeps the first size-length slices
-            index = 1
-            length = size - length
-        if length < 1 or index < 1 or index + length - 1 > size:
+        pos = self.pos + offset
+        if not 1 <= pos <= input.ndim + 1:
             raise ValueError(
-                f"nn.Narrow: offset {self.index} and length {self.length} do not fit "
-                f"dimension {dim} of size {size}"
+                f"{self._name()}: Invalid position: {self.pos}. input:dim() is {input.ndim}, "
+                f"input feature map dim (numInputDims) is {nid}."
             )
-        sl = [slice(None)] * input.ndim
-        sl[dim - 1] = slice(index - 1, index - 1 + length)
-        return tuple(sl)
+        self.numInputDims = nid
+        self.output = get_array_module(input).expand_dims(input, pos - 1)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = _view_back(self, input, gradOutput)
+        return self.gradInput
+
+    def __tostring__(self):
+        return f"{self._name()}(dim {self.pos})"
 
 
-class Select(_Slice):
-    """A copy of the ``index``-th slice along ``dimension`` (both 1-based; negatives
-    count from the end). ``nn.Select(dimension, index)``.
-    Shape: the input without dimension ``dimension``.
+class Collapse(Module):
+    """The non-batch dimensions flattened into one: ``(N, ...)`` -> ``(N, prod ...)``
+    when the input has more than ``nInputDim`` dimensions, else ``(prod ...)``.
+
+    ``nn.Collapse(nInputDim)``. Shape: ``(3, 2, 2)`` with nInputDim 2 -> ``(3, 4)``.
+    Differences from Torch7: none, down to ``clearState`` that, as Lua's, drops the
+    contiguous copy of the input but keeps ``output`` and ``gradInput``.
     """
 
-    def __init__(self, dimension, index):
+    def __init__(self, nInputDim: int):
         super().__init__()
-        self.dimension, self.index = dimension, index
+        self.nInputDim = nInputDim
 
-    def _slice(self, input):
+    def updateOutput(self, input):
         self._check_input(input)
-        dim = self.dimension if self.dimension >= 0 else input.ndim + self.dimension + 1
-        if not 1 <= dim <= input.ndim:
-            raise ValueError(
-                f"nn.Select: dimension {self.dimension} out of range for a {input.ndim}D input"
-            )
-        size = input.shape[dim - 1]
-        index = self.index if self.index >= 0 else size + self.index + 1
-        if not 1 <= index <= size:
-            raise ValueError(f"nn.Select: index {self.index} out of range 1..{size}")
-        sl = [slice(None)] * input.ndim
-        sl[dim - 1] = index - 1
-        return tuple(sl)
+        x = input
+        if not x.flags.c_contiguous:
+            x = self._input = _contiguous(input)
+        self.output = x.reshape((x.shape[0], -1) if x.ndim > self.nInputDim else (-1,))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = _view_back(self, input, _contiguous(gradOutput))
+        return self.gradInput
+
+    def clearState(self):
+        self.__dict__.pop("_input", None)
+        return self
+
+
+class Contiguous(Module):
+    """The input itself when it is C-contiguous, else a contiguous copy of it (and the
+    same for gradOutput). ``nn.Contiguous()``. Shape: unchanged.
+    """
+
+    def updateOutput(self, input):
+        self._check_input(input)
+        self.output = input if input.flags.c_contiguous else _contiguous(input)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self._check_input(gradOutput, "gradOutput")
+        self.gradInput = gradOutput if gradOutput.flags.c_contiguous else _contiguous(gradOutput)
+        return self.gradInput
+
+
+def _contiguous(x):
+    return get_array_module(x).ascontiguousarray(x)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+import sys
 
 import numpy as np
 
@@ -25,7 +26,13 @@ from .module import Criterion, Module
 
 TYPE_NIL, TYPE_NUMBER, TYPE_STRING, TYPE_TABLE, TYPE_TORCH, TYPE_BOOLEAN = 0, 1, 2, 3, 4, 5
 TYPE_FUNCTION, TYPE_RECUR_FUNCTION, LEGACY_TYPE_RECUR_FUNCTION = 6, 8, 7
-MAX_DEPTH = 500
+# One limit for both directions: a value nested deeper than this many tables/objects is
+# refused by save and by load alike, so whatever save writes, load reads back.
+MAX_DEPTH = 200
+# A tensor may view at most this many elements beyond its storage's own (stride-0 views,
+# which Lua allows): a few bytes of file must not make later calls allocate or loop over
+# gigabytes. ``load(path, max_elements=N)`` raises the cap for a caller who wants it.
+EXPANDED_VIEW_LIMIT = 1 << 24
 
 # Torch tensor/storage type -> (numpy dtype, is Cuda)
 _TYPES = {
@@ -43,6 +50,62 @@ class T7Error(ValueError):
     """A file that is not valid Torch7 serialization, or holds something nnlegacy refuses."""
 
 
+class LuaObject:
+    """An object of a Torch class nnlegacy does not implement, read with
+    ``load(path, unknown="object")``: its Lua class name and its fields, untouched.
+
+    Fields are attributes (``obj.weight``) and items (``obj["weight"]``); ``save``
+    writes it back under the same class name, so a model with one custom module
+    (``w2nn.LeakyReLU``, ``nn.BatchFlip``) can be read, inspected, edited and saved.
+    """
+
+    def __init__(self, torch_typename: str, fields: dict):
+        self.__dict__["torch_typename"] = torch_typename
+        self.__dict__["fields"] = fields
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["fields"][name]
+        except KeyError:
+            raise AttributeError(
+                f"{self.torch_typename} (read as a plain LuaObject) has no field {name!r}"
+            ) from None
+
+    def __setattr__(self, name, value):
+        self.fields[name] = value
+
+    def __getitem__(self, name):
+        return self.fields[name]
+
+    def __repr__(self):
+        return f"LuaObject({self.torch_typename}: {', '.join(map(str, self.fields))})"
+
+
+class LuaFunction:
+    """A serialized Lua function read with ``unknown="object"``: its bytecode and
+    upvalues, kept so the file can be inspected; nnlegacy never runs it."""
+
+    def __init__(self, bytecode: bytes, upvalues=None):
+        self.bytecode, self.upvalues = bytecode, upvalues
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError("a Lua function read from a file cannot be run by nnlegacy")
+
+    def __repr__(self):
+        return f"LuaFunction({len(self.bytecode)} bytes of Lua bytecode)"
+
+
+class LuaTableKey:
+    """A Lua table used as a table key (read with ``unknown="object"``): hashed by
+    identity, as Lua does; ``.table`` is the table."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def __repr__(self):
+        return f"LuaTableKey({type(self.table).__name__} of {len(self.table)})"
+
+
 class _Storage:
     """A Torch storage as read: a flat array, and its Torch type name."""
 
@@ -52,13 +115,29 @@ class _Storage:
 
 # --- reading -----------------------------------------------------------------------
 class _Reader:
-    def __init__(self, data: bytes, ascii_format: bool, cuda: bool):
+    def __init__(
+        self,
+        data: bytes,
+        ascii_format: bool,
+        cuda: bool,
+        unknown: str = "error",
+        max_elements: int | None = None,
+    ):
         self.data, self.pos, self.ascii, self.cuda = data, 0, ascii_format, cuda
+        self.unknown = unknown
+        self.max_elements = max_elements
         self.memo = {}
         self.depth = 0
+        self.reading = set()  # indices of tables being read (to see self-references)
+        self.cyclic = set()
+        self.path = []  # where in the object the reader is, for error messages
+
+    def where(self):
+        return "".join(self.path) or "the top-level object"
 
     def fail(self, msg, at=None):
-        raise T7Error(f"{msg} (at byte offset {self.pos if at is None else at})")
+        where = f", in {self.where()}" if self.path else ""
+        raise T7Error(f"{msg} (at byte offset {self.pos if at is None else at}{where})")
 
     def remaining(self):
         return len(self.data) - self.pos
@@ -149,37 +228,63 @@ class _Reader:
         if kind == TYPE_STRING:
             return self.string()
         if kind in (TYPE_FUNCTION, TYPE_RECUR_FUNCTION, LEGACY_TYPE_RECUR_FUNCTION):
-            self.fail("a serialized Lua function; nnlegacy never runs code from a file", at)
+            if self.unknown != "object":
+                self.fail("a serialized Lua function; nnlegacy never runs code from a file", at)
+            return self._function()
         if kind == TYPE_TABLE:
             return self._table()
         if kind == TYPE_TORCH:
             return self._torch()
         self.fail(f"unknown object type {kind}", at)
 
+    def _function(self):
+        """A Lua function as opaque bytecode and upvalues: kept, never run."""
+        index = self.int()
+        if index in self.memo:
+            return self.memo[index]
+        size = self.int()
+        if size < 0 or size > self.remaining():
+            self.fail(f"a function of {size} bytes cannot fit in the {self.remaining()} bytes left")
+        func = LuaFunction(self.raw(size))
+        self.memo[index] = func
+        func.upvalues = self.object()
+        return func
+
     def _table(self):
         index = self.int()
         if index in self.memo:
+            if index in self.reading:
+                self.cyclic.add(index)
             return self.memo[index]
         size = self.int()
         if size < 0 or size * (4 if self.ascii else 8) > self.remaining():
             self.fail(f"a table of {size} entries cannot fit in the {self.remaining()} bytes left")
         table = {}
         self.memo[index] = table
+        self.reading.add(index)
         for _ in range(size):
             k = self.object()
-            v = self.object()
+            self.path.append(f"[{k!r}]" if not isinstance(k, str) else f".{k}")
+            try:
+                v = self.object()
+            finally:
+                self.path.pop()
             if k is None:
                 self.fail("a table key is nil")
+            if isinstance(k, (dict, list)) and self.unknown == "object":
+                k = LuaTableKey(k)
             try:
                 table[k] = v
             except TypeError:
                 self.fail(f"a table key of type {type(k).__name__} is not supported")
+        self.reading.discard(index)
+        if index in self.cyclic:
+            return table  # referenced from inside itself: stays the one dict, identity kept
         n = len(table)
         if n and all(isinstance(k, int) for k in table) and set(table) == set(range(1, n + 1)):
             as_list = [table[i] for i in range(1, n + 1)]
-            if not any(v is table for v in as_list):
-                self.memo[index] = as_list
-                return as_list
+            self.memo[index] = as_list
+            return as_list
         if not table:
             self.memo[index] = []
             return self.memo[index]
@@ -207,23 +312,49 @@ class _Reader:
         else:
             target = None
         if target is None:
-            self.fail(f"class {cls!r} is not supported by nnlegacy", at)
+            if self.unknown != "object":
+                self.fail(
+                    f"class {cls!r} is not supported by nnlegacy (load(path, "
+                    'unknown="object") reads it as a plain LuaObject)',
+                    at,
+                )
+            obj = LuaObject(cls, {})
+            self.memo[index] = obj
+            try:
+                fields = self.object()
+            except T7Error as e:
+                raise T7Error(
+                    f"class {cls!r} (at byte offset {at}) is not written as a table of "
+                    f"fields (a custom write() format nnlegacy cannot read): {e}"
+                ) from None
+            if isinstance(fields, dict):
+                obj.__dict__["fields"] = fields
+            elif isinstance(fields, list):
+                obj.__dict__["fields"] = dict(enumerate(fields, 1)) if fields else {}
+            else:  # a class whose write() stores a non-table; keep it as it came
+                obj.__dict__["fields"] = {"_value": fields}
+            return obj
         obj = target.__new__(target)
         self.memo[index] = obj
-        fields = self.object()
-        if isinstance(fields, list) and not fields:
-            fields = {}
-        if not isinstance(fields, dict):
-            self.fail(f"the fields of {cls} are not a table", at)
+        self.path.append(f"<{cls}>")
         try:
-            if cls.startswith("optim."):
-                _restore_plain(obj, fields)
-            else:
-                _restore(obj, fields)
-        except T7Error:
-            raise
-        except Exception as e:
-            self.fail(f"{cls}: cannot restore its fields: {e}", at)
+            fields = self.object()
+            if isinstance(fields, list) and not fields:
+                fields = {}
+            if not isinstance(fields, dict):
+                self.fail(f"the fields of {cls} are not a table", at)
+            try:
+                if cls.startswith("optim."):
+                    _restore_plain(obj, fields)
+                else:
+                    _check_fields(target, fields)
+                    _restore(obj, fields)
+            except (T7Error, TypeError, ValueError) as e:
+                self.fail(f"{cls}: {e}", at)
+            except Exception as e:
+                self.fail(f"{cls}: cannot restore its fields: {type(e).__name__}: {e}", at)
+        finally:
+            self.path.pop()
         return obj
 
     def _array_module(self, is_cuda):
@@ -284,6 +415,18 @@ class _Reader:
                 f"a tensor of sizes {sizes}, strides {strides} and offset {offset + 1} "
                 f"reaches past its storage of {flat.size} elements"
             )
+        n = 1
+        for d in sizes:
+            n *= d
+        cap = self.max_elements
+        if cap is None:
+            cap = max(flat.size, EXPANDED_VIEW_LIMIT)
+        if n > cap:
+            self.fail(
+                f"a tensor of sizes {sizes} and strides {strides} views {n} elements of a "
+                f"storage of {flat.size}: more than the {cap} a file may make nnlegacy touch "
+                "(load(path, max_elements=N) allows more)"
+            )
         return B.view_of(flat, offset, sizes, strides)
 
 
@@ -293,11 +436,35 @@ def _is_ascii(data: bytes) -> bool:
     return re.match(rb"\s*-?\d+\s", data[:32]) is not None
 
 
-def loads(data: bytes, force_cpu: bool = False):
-    """Deserialize Torch7 bytes (binary or ASCII)."""
-    reader = _Reader(bytes(data), _is_ascii(data), cuda=not force_cpu and B.has_cuda())
+class _deep_recursion:
+    """Python frames enough for MAX_DEPTH nested Lua values (several frames a level)."""
+
+    def __enter__(self):
+        self.old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(self.old, 12 * MAX_DEPTH + 1000))
+
+    def __exit__(self, *exc):
+        sys.setrecursionlimit(self.old)
+
+
+def loads(
+    data: bytes, force_cpu: bool = False, unknown: str = "error", max_elements: int | None = None
+):
+    """Deserialize Torch7 bytes (binary or ASCII); the options as for :func:`load`."""
+    if unknown not in ("error", "object"):
+        raise ValueError(f"unknown must be 'error' or 'object', got {unknown!r}")
+    reader = _Reader(
+        bytes(data),
+        _is_ascii(data),
+        cuda=not force_cpu and B.has_cuda(),
+        unknown=unknown,
+        max_elements=max_elements,
+    )
     try:
-        return reader.object()
+        with _deep_recursion():
+            obj = reader.object()
+            _refuse_module_cycles(obj)
+        return obj
     except T7Error:
         raise
     except RecursionError:
@@ -306,15 +473,68 @@ def loads(data: bytes, force_cpu: bool = False):
         raise T7Error(f"corrupt file: {type(e).__name__}: {e} (at byte offset {reader.pos})") from e
 
 
-def load(path, force_cpu: bool = False):
+def load(path, force_cpu: bool = False, unknown: str = "error", max_elements: int | None = None):
     """Read a ``.t7`` file written by Lua Torch (or by :func:`save`).
 
     Cuda tensors become CuPy arrays when a GPU is there, else NumPy arrays of the same
     precision (``force_cpu=True`` asks for NumPy always); modules holding them then
     have type torch.FloatTensor / torch.DoubleTensor.
+
+    An object of a class nnlegacy lacks is an error by default; with
+    ``unknown="object"`` it becomes a :class:`LuaObject` keeping its class name and
+    fields, and the rest of the file loads as usual.
+
+    Limits (a :class:`T7Error` names the place in the file): values nested deeper than
+    ``MAX_DEPTH`` (200, the same limit ``save`` has); a tensor viewing more elements than
+    its storage holds beyond ``EXPANDED_VIEW_LIMIT`` (2^24; stride-0 views, which Lua
+    allows) unless ``max_elements`` allows it; a module that contains itself; a known
+    module whose fields have the wrong type or inconsistent shapes.
     """
     with open(path, "rb") as f:
-        return loads(f.read(), force_cpu)
+        return loads(f.read(), force_cpu, unknown, max_elements)
+
+
+def _refuse_module_cycles(obj):
+    """A module that contains itself (through ``modules``) would recurse forever in
+    print, forward, clone and getParameters: refuse the file."""
+    done, stack = set(), []
+
+    def visit(v, where):
+        if isinstance(v, (Module, Criterion)):
+            if id(v) in stack_ids:
+                raise T7Error(f"a module cycle: {torch_name(v)} contains itself ({where})")
+            if id(v) in done:
+                return
+            stack_ids.add(id(v))
+            stack.append(v)
+            for k, x in vars(v).items():
+                visit(x, f"{where}.{k}")
+            stack.pop()
+            stack_ids.discard(id(v))
+            done.add(id(v))
+        elif isinstance(v, (list, tuple)):
+            if id(v) in done or id(v) in stack_ids:
+                return
+            stack_ids.add(id(v))
+            for i, x in enumerate(v):
+                visit(x, f"{where}[{i + 1}]")
+            stack_ids.discard(id(v))
+            done.add(id(v))
+        elif isinstance(v, dict):
+            if id(v) in done or id(v) in stack_ids:
+                return
+            stack_ids.add(id(v))
+            for k, x in v.items():
+                visit(x, f"{where}[{k!r}]")
+            stack_ids.discard(id(v))
+            done.add(id(v))
+
+    stack_ids: set[int] = set()
+    visit(obj, "top level")
+
+
+def torch_name(v):
+    return "nn." + type(v).__name__
 
 
 # --- nn objects ------------------------------------------------------------------------
@@ -384,6 +604,81 @@ LOAD_DEFAULTS = {
     "SpatialCrossMapLRN": {"alpha": 0.0001, "beta": 0.75, "k": 1},
     "Linear": {"bias": None, "gradBias": None},
 }
+
+
+_FLOAT_TENSOR_FIELDS = (
+    "weight", "bias", "gradWeight", "gradBias", "running_mean", "running_var", "running_std",
+)  # fmt: skip
+_INT_FIELDS = (
+    "kW", "kH", "kT", "dW", "dH", "dT", "padW", "padH", "padT", "adjW", "adjH", "adjT",
+    "nInputPlane", "nOutputPlane", "dilationW", "dilationH", "dilationT",
+)  # fmt: skip
+_POSITIVE_FIELDS = ("kW", "kH", "kT", "nInputPlane", "nOutputPlane")
+
+
+def _check_fields(cls, fields):
+    """Refuse fields a known module could not work with, before anything is set: a
+    clear T7Error at load instead of an AttributeError or a wrong number later."""
+    name = cls.__name__
+    for k, v in fields.items():
+        if not isinstance(k, str):
+            continue
+        attr = getattr(cls, k, None)
+        if callable(attr) and not isinstance(attr, type) and not isinstance(v, LuaFunction):
+            raise T7Error(f"field {k!r} would hide the method {name}.{k}")
+    for k in _FLOAT_TENSOR_FIELDS:
+        v = fields.get(k)
+        if v is None or v is False:
+            continue
+        if isinstance(v, _Storage):
+            v = v.array
+        if not B.is_array(v) or v.dtype.kind != "f":
+            got = f"a {v.dtype} tensor" if B.is_array(v) else f"a {type(v).__name__}"
+            raise T7Error(f"field {k!r} is {got}, expected a floating-point tensor")
+    for p, g in (("weight", "gradWeight"), ("bias", "gradBias")):
+        vp, vg = fields.get(p), fields.get(g)
+        if B.is_array(vp) and B.is_array(vg) and vg.size and vp.shape != vg.shape:
+            raise T7Error(f"field {g!r} has shape {vg.shape}, {p!r} has {vp.shape}")
+    for k in _INT_FIELDS:
+        v = fields.get(k)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise T7Error(f"field {k!r} is {v!r}, expected a whole number")
+        if k in _POSITIVE_FIELDS and v < 1:
+            raise T7Error(f"field {k!r} is {v}, expected a positive number")
+    if "modules" in fields:
+        mods = fields["modules"]
+        if isinstance(mods, dict) and not mods:
+            mods = []
+        if not isinstance(mods, list) or not all(
+            isinstance(m, (Module, Criterion, LuaObject)) for m in mods
+        ):
+            raise T7Error("field 'modules' is not a list of modules")
+    w, b = fields.get("weight"), fields.get("bias")
+    mro = {c.__name__ for c in cls.__mro__}
+    if "Linear" in mro and B.is_array(w):
+        if w.ndim != 2:
+            raise T7Error(f"weight has shape {w.shape}, expected outputSize x inputSize")
+        if B.is_array(b) and b.shape != (w.shape[0],):
+            raise T7Error(f"bias has shape {b.shape}, expected ({w.shape[0]},)")
+    conv = mro & {"SpatialConvolution", "SpatialFullConvolution"}
+    if conv and B.is_array(w) and all(isinstance(fields.get(k), int) for k in ("kW", "kH")):
+        n_in, n_out = fields.get("nInputPlane"), fields.get("nOutputPlane")
+        kk = fields["kW"] * fields["kH"]
+        if isinstance(n_in, int) and isinstance(n_out, int) and w.size != n_in * n_out * kk:
+            raise T7Error(
+                f"weight has {w.size} elements, expected nOutputPlane*nInputPlane*kH*kW = "
+                f"{n_in * n_out * kk}"
+            )
+        if B.is_array(b) and isinstance(n_out, int) and b.size != n_out:
+            raise T7Error(f"bias has {b.size} elements, expected nOutputPlane = {n_out}")
+    if "BatchNormalization" in mro:
+        rm = fields.get("running_mean")
+        for k in ("running_var", "weight", "bias"):
+            v = fields.get(k)
+            if B.is_array(rm) and B.is_array(v) and v.shape != rm.shape:
+                raise T7Error(f"field {k!r} has shape {v.shape}, running_mean has {rm.shape}")
 
 
 def _restore(obj, fields):
@@ -516,6 +811,9 @@ class _Writer:
             self.tensor(obj)
         elif isinstance(obj, (Module, Criterion)):
             self.module(obj)
+        elif isinstance(obj, LuaObject):
+            if self._header(obj, obj.torch_typename):
+                self.object(obj.fields)
         elif isinstance(obj, (list, tuple, dict)):
             self.table(obj)
         else:
@@ -631,7 +929,7 @@ class _LongStorage:
 def _writable(v):
     if v is None or isinstance(v, (bool, int, float, str, np.integer, np.floating, np.bool_)):
         return True
-    if B.is_array(v) or isinstance(v, (Module, Criterion, _LongStorage)):
+    if B.is_array(v) or isinstance(v, (Module, Criterion, _LongStorage, LuaObject)):
         return True
     if isinstance(v, (list, tuple)):
         return all(_writable(x) for x in v)

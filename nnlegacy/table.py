@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .backend import get_array_module
 from .module import Module, _size_desc
 
@@ -57,7 +59,7 @@ class JoinTable(Module):
     from the end. Shape: sizes from input[1], ``dimension`` summed.
     """
 
-    def __init__(self, dimension, nInputDims=None):
+    def __init__(self, dimension: int, nInputDims: int | None = None):
         super().__init__()
         self.dimension, self.nInputDims = dimension, nInputDims
         self.gradInput = []
@@ -80,11 +82,20 @@ class JoinTable(Module):
     def updateOutput(self, input):
         ax = self._axis(input)
         xp = get_array_module(input[0])
-        try:
-            self.output = xp.concatenate(input, axis=ax)
-        except ValueError as e:
-            shapes = ", ".join(_size_desc(x.shape) for x in input)
-            raise ValueError(f"{self._name()}: cannot join {shapes} along {ax + 1}: {e}") from e
+        first = input[0].shape
+        for x in input[1:]:
+            if x.ndim != len(first) or any(
+                a != b for i, (a, b) in enumerate(zip(x.shape, first)) if i != ax
+            ):
+                # Lua copies each input into its slot of the output: its words
+                slot = tuple(x.shape[i] if i == ax else d for i, d in enumerate(first))
+                raise ValueError(
+                    f"{self._name()}: inconsistent tensor size, expected tensor "
+                    f"{_size_desc(slot)} and src {_size_desc(x.shape)} to have the same number "
+                    f"of elements, but got {math.prod(slot)} and {x.size} elements respectively "
+                    f"(joining along dimension {ax + 1})"
+                )
+        self.output = xp.concatenate(input, axis=ax)
         return self.output
 
     def updateGradInput(self, input, gradOutput):
