@@ -96,22 +96,29 @@ def test_lua_error_for_bad_input(case):
         m = luaconfig.evaluate(case["config"])
     x = _input(case["inputCode"], rng)
     target = _input(case["targetCode"], rng) if case.get("targetCode") else None
-    before = _arrays(m)
     crit = isinstance(m, nn.Criterion)
 
-    def run():
-        out = m.forward(x, target) if crit else m.forward(x)
-        if case["stage"] == "backward" or not case["raised"]:
-            if crit:
-                m.backward(x, target)
-            else:
-                m.backward(x, np.ones_like(np.asarray(out)) if B.is_array(out) else out)
+    def forward():
+        return m.forward(x, target) if crit else m.forward(x)
+
+    def backward(out):
+        if crit:
+            m.backward(x, target)
+        else:
+            m.backward(x, np.ones_like(np.asarray(out)) if B.is_array(out) else out)
 
     if not case["raised"]:
-        run()  # Lua accepts it (CAddTable adds tensors of equal nElement)
+        backward(forward())  # Lua accepts it (CAddTable adds tensors of equal nElement)
         return
+    if case["stage"] == "backward":
+        out = forward()
+        before = _arrays(m)  # the state the failing backward must leave alone
+        failing = lambda: backward(out)  # noqa: E731
+    else:
+        before = _arrays(m)
+        failing = forward
     with pytest.raises(Exception) as info:  # noqa: PT011 - the message is checked below
-        run()
+        failing()
     core = lua_core(case["error"])
     if core not in OWN_WORDS:
         assert core in str(info.value), f"Lua says {core!r}; nnlegacy said {info.value}"

@@ -7,22 +7,30 @@ its modules in its own ``__all__``; a new family file is one more line here and 
 
 from . import (
     activation,
+    activation2,
+    arithmetic,
     containers,
     convolution,
     criterion,
+    distance,
     dropout,
     indexing,
     layout,
     linear,
+    lookup,
+    misc,
     normalization,
     optim,
     pooling,
     reduction,
     shape,
+    sparse,
     table,
     torchrandom,
 )
 from .activation import *  # noqa: F403
+from .activation2 import *  # noqa: F403
+from .arithmetic import *  # noqa: F403
 from .backend import (
     generator,
     getdefaulttensortype,
@@ -33,16 +41,20 @@ from .backend import (
 from .containers import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .criterion import *  # noqa: F403
+from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .indexing import *  # noqa: F403
 from .jacobian import Jacobian
 from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
+from .lookup import *  # noqa: F403
+from .misc import *  # noqa: F403
 from .module import Criterion, Module, torch_type
 from .normalization import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .reduction import *  # noqa: F403
 from .shape import *  # noqa: F403
+from .sparse import *  # noqa: F403
 from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
@@ -53,11 +65,17 @@ __version__ = "0.1.0"
 _FAMILIES = (
     containers,
     linear,
+    lookup,
+    sparse,
+    distance,
     convolution,
     pooling,
     normalization,
     dropout,
     activation,
+    activation2,
+    arithmetic,
+    misc,
     shape,
     layout,
     indexing,

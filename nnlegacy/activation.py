@@ -1,11 +1,29 @@
-"""Threshold, ReLU, Tanh, Sigmoid, SoftMax, LogSoftMax (spec sections 2.9-2.12)."""
+"""Element-wise activations (spec sections 2.9-2.12): Threshold, ReLU, Tanh, Sigmoid,
+SoftMax, LogSoftMax, and the clamps, leaky and smooth rectifiers of torch/nn."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from .backend import get_array_module
 from .module import Module, _size_desc
 
-__all__ = ["Threshold", "ReLU", "Tanh", "Sigmoid", "SoftMax", "LogSoftMax"]
+__all__ = [
+    "Threshold",
+    "ReLU",
+    "Tanh",
+    "Sigmoid",
+    "SoftMax",
+    "LogSoftMax",
+    "HardTanh",
+    "Clamp",
+    "ReLU6",
+    "LeakyReLU",
+    "ELU",
+    "SoftPlus",
+    "SoftSign",
+    "LogSigmoid",
+]
 
 
 class Threshold(Module):
@@ -149,3 +167,270 @@ class LogSoftMax(Module):
 def _num(v):
     """Lua's tostring of a number: integers without decimals, else %.14g."""
     return str(int(v)) if float(v).is_integer() else f"{v:.14g}"
+
+
+def _check_inplace_flag(ip):
+    if not isinstance(ip, bool):
+        raise TypeError("in-place flag must be boolean")
+
+
+def _c(x, v):
+    """The number ``v`` as a scalar of ``x``'s dtype (float32 stays float32)."""
+    return x.dtype.type(v)
+
+
+class HardTanh(Module):
+    """``y = min_val`` below ``min_val``, ``max_val`` above ``max_val``, else ``x``.
+
+    ``nn.HardTanh(min_value=-1, max_value=1, inplace=False)``; the gradient is zero
+    where ``x <= min_val`` or ``x >= max_val``. Shape: any, output as input.
+    """
+
+    def __init__(self, min_value=-1, max_value=1, inplace=False):
+        super().__init__()
+        if not max_value > min_value:
+            raise ValueError("max_value must be larger than min_value")
+        _check_inplace_flag(inplace)
+        self.min_val, self.max_val, self.inplace = min_value, max_value, inplace
+
+    def _after_load(self):
+        # older nn's HardTanh was fixed to [-1, 1] and had no in-place flag
+        for k, v in (("min_val", -1), ("max_val", 1), ("inplace", False)):
+            self.__dict__.setdefault(k, v)
+
+    def updateOutput(self, input):
+        self._check_input(input)
+        xp = get_array_module(input)
+        lo, hi = _c(input, self.min_val), _c(input, self.max_val)
+        if self.inplace:
+            xp.clip(input, lo, hi, out=input)
+            self.output = input
+        else:
+            self.output = xp.clip(input, lo, hi)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self._check_input(input)
+        self._check_grad(gradOutput, input.shape)
+        dead = (input <= self.min_val) | (input >= self.max_val)
+        if self.inplace:
+            gradOutput[dead] = 0
+            self.gradInput = gradOutput
+        else:
+            self.gradInput = gradOutput * ~dead
+        return self.gradInput
+
+
+class Clamp(HardTanh):
+    """``y = clamp(x, min_value, max_value)``: ``nn.Clamp(min_value, max_value)`` is
+    ``HardTanh(min_value, max_value)``. Shape: any, output as input."""
+
+    def __init__(self, min_value=-1, max_value=1):
+        super().__init__(min_value, max_value)
+
+
+class ReLU6(Module):
+    """``y = min(max(0, x), 6)``. ``nn.ReLU6(inplace=False)``; the gradient passes
+    only where ``0 < x < 6``. Shape: any, output as input."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        _check_inplace_flag(inplace)
+        self.inplace = inplace
+
+    def updateOutput(self, input):
+        self._check_input(input)
+        xp = get_array_module(input)
+        if self.inplace:
+            xp.clip(input, _c(input, 0), _c(input, 6), out=input)
+            self.output = input
+        else:
+            self.output = xp.clip(input, _c(input, 0), _c(input, 6))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self._check_input(input)
+        self._check_grad(gradOutput, input.shape)
+        live = (input > 0) & (input < 6)
+        if self.inplace:
+            gradOutput[~live] = 0
+            self.gradInput = gradOutput
+        else:
+            self.gradInput = gradOutput * live
+        return self.gradInput
+
+
+class LeakyReLU(Module):
+    """``y = x`` for ``x > 0``, else ``negval * x``.
+
+    ``nn.LeakyReLU(negval=1/100, ip=False)``. Shape: any, output as input.
+    """
+
+    def __init__(self, negval=1 / 100, ip=False):
+        super().__init__()
+        if not isinstance(negval, (int, float)) or isinstance(negval, bool):
+            raise TypeError("nn.LeakyReLU(value)")
+        _check_inplace_flag(ip)
+        self.negval, self.inplace = negval, ip
+
+    def _after_load(self):
+        self.__dict__.setdefault("inplace", False)  # older nn had no in-place flag
+
+    def updateOutput(self, input):
+        self._check_input(input)
+        neg = input <= 0
+        if self.inplace:
+            input[neg] *= _c(input, self.negval)
+            self.output = input
+        else:
+            xp = get_array_module(input)
+            self.output = xp.where(neg, input * _c(input, self.negval), input)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self._check_input(input)
+        self._check_grad(gradOutput, input.shape)
+        neg = input <= 0
+        if self.inplace:
+            gradOutput[neg] *= _c(gradOutput, self.negval)
+            self.gradInput = gradOutput
+        else:
+            xp = get_array_module(input)
+            self.gradInput = xp.where(neg, gradOutput * _c(gradOutput, self.negval), gradOutput)
+        return self.gradInput
+
+    def __tostring__(self):
+        return f"{self._name()}({self.negval:g})"
+
+
+class ELU(Module):
+    """``y = x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``.
+
+    ``nn.ELU(alpha=1, inplace=False)``; the gradient is taken from the output, as
+    THNN's: ``gradOutput * (y + alpha)`` where ``y <= 0``. Shape: any.
+    """
+
+    def __init__(self, alpha=1, inplace=False):
+        super().__init__()
+        if not isinstance(alpha, (int, float)) or isinstance(alpha, bool):
+            raise TypeError("nn.ELU(alpha): alpha must be a number")
+        _check_inplace_flag(inplace)
+        self.alpha, self.inplace = alpha, inplace
+
+    def _after_load(self):
+        self.__dict__.setdefault("inplace", False)  # older nn had no in-place flag
+
+    def updateOutput(self, input):
+        self._check_input(input)
+        xp = get_array_module(input)
+        neg = input <= 0
+        a = _c(input, self.alpha)
+        if self.inplace:
+            input[neg] = (xp.exp(input[neg]) - 1) * a
+            self.output = input
+        else:
+            self.output = xp.where(neg, (xp.exp(input) - 1) * a, input)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self._check_input(input)
+        self._check_grad(gradOutput, self.output.shape)
+        xp = get_array_module(input)
+        y = self.output
+        neg = y <= 0
+        a = _c(y, self.alpha)
+        if self.inplace:
+            gradOutput[neg] *= y[neg] + a
+            self.gradInput = gradOutput
+        else:
+            self.gradInput = xp.where(neg, gradOutput * (y + a), gradOutput)
+        return self.gradInput
+
+    def __tostring__(self):
+        return f"{self._name()} (alpha:{self.alpha:f})"
+
+
+class SoftPlus(Module):
+    """``y = log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold``.
+
+    ``nn.SoftPlus(beta=1, threshold=20)``. Shape: any, output as input.
+    """
+
+    def __init__(self, beta=1, threshold=20):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def updateOutput(self, input):
+        self._check_input(input)
+        xp = get_array_module(input)
+        b = _c(input, self.beta)
+        bx = input * b
+        with np.errstate(over="ignore"):
+            soft = xp.log1p(xp.exp(bx)) / b
+        self.output = xp.where(bx > self.threshold, input, soft)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self._check_input(input)
+        self._check_grad(gradOutput, input.shape)
+        xp = get_array_module(input)
+        by = self.output * _c(input, self.beta)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = xp.exp(by)
+            soft = gradOutput * (z - 1) / z
+        self.gradInput = xp.where(by > self.threshold, gradOutput, soft)
+        return self.gradInput
+
+
+class SoftSign(Module):
+    """``y = x / (1 + |x|)``. ``nn.SoftSign()``. Shape: any, output as input."""
+
+    def updateOutput(self, input):
+        self._check_input(input)
+        xp = get_array_module(input)
+        self.temp = xp.abs(input) + 1
+        self.output = input / self.temp
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self._check_input(input)
+        self._check_grad(gradOutput, input.shape)
+        xp = get_array_module(input)
+        d = xp.abs(input) + 1
+        self.tempgrad = d * d
+        self.gradInput = gradOutput / self.tempgrad
+        return self.gradInput
+
+    def clearState(self):
+        self._clear("temp", "tempgrad")
+        return super().clearState()
+
+
+class LogSigmoid(Module):
+    """``y = log(1 / (1 + exp(-x)))``, computed without overflow.
+
+    ``nn.LogSigmoid()``; ``buffer`` keeps ``exp(-m) + exp(-x - m)``, ``m = max(0, -x)``,
+    as THNN's. Shape: any, output as input.
+    """
+
+    def updateOutput(self, input):
+        self._check_input(input)
+        xp = get_array_module(input)
+        m = xp.maximum(-input, _c(input, 0))
+        self.buffer = xp.exp(-m) + xp.exp(-input - m)
+        self.output = -(m + xp.log(self.buffer))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self._check_input(input)
+        self._check_grad(gradOutput, input.shape)
+        xp = get_array_module(input)
+        z = self.buffer
+        neg = input < 0
+        frac = (z - 1) / z
+        self.gradInput = gradOutput * xp.where(neg, 1 - frac, frac)
+        return self.gradInput
+
+    def clearState(self):
+        self._clear("buffer")
+        return super().clearState()

@@ -176,6 +176,28 @@ def bernoulli(xp, p: float, shape, dtype):
     return (xp.random.random_sample(shape) < p).astype(dtype)
 
 
+def index_add_(target, index, values):
+    """``target[index] += values`` with repeated indices accumulated, in index order
+    (``np.add.at``; ``cupyx.scatter_add`` on the GPU). ``index`` may be a tuple."""
+    if get_array_module(target) is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+    return target
+
+
+def normal_(arr, mean: float = 0.0, std: float = 1.0):
+    """Fill ``arr`` in place with N(mean, std^2), as tensor:normal(mean, std)."""
+    vals = _cpu_rng.standard_normal(arr.shape) * std + mean
+    if get_array_module(arr) is not np:
+        arr[...] = _cupy.asarray(vals, dtype=arr.dtype)
+    else:
+        arr[...] = vals
+    return arr
+
+
 def to_numpy(x):
     """A NumPy copy (or the array itself) of a NumPy or CuPy array."""
     if isinstance(x, np.ndarray):
@@ -292,24 +314,69 @@ def _move(x, xp, dtype):
 def atomic_write(path, write):
     """Call ``write(tmp_path)``, then rename the temporary file onto ``path``.
 
-    A failed write leaves ``path`` as it was and no temporary behind. The file gets
-    the permissions an ordinary ``open`` would give it (mkstemp's are private).
+    A symbolic link is followed: its target is replaced and the link stays. An existing
+    file keeps its permission bits; a new one gets what an ordinary ``open`` gives it
+    (mkstemp's are private). A failed write leaves ``path`` as it was and no temporary
+    behind; temporaries left by a killed process (``kill -9``) are removed by the next
+    save to the same folder. Errors name ``path``, never the temporary.
     """
     import os
+    import stat
     import tempfile
 
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1] + ".tmp"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=suffix)
+    user_path = os.fspath(path)
+    target = os.path.realpath(user_path)  # write through symlinks
+    folder = os.path.dirname(target)
+    base = os.path.basename(target)
+    prefix = f".{base}.nnlegacy-"
+    _remove_stale_temporaries(folder, prefix)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    except OSError as e:
+        raise OSError(e.errno, f"cannot save to {user_path}: {e.strerror}") from None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{prefix}{os.getpid()}-", suffix=".tmp")
+    except OSError as e:
+        raise OSError(e.errno, f"cannot save to {user_path}: {e.strerror}") from None
     os.close(fd)
     try:
         write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise OSError(e.errno, f"cannot save to {user_path}: {e.strerror or e}") from None
         raise
+
+
+def _remove_stale_temporaries(folder, prefix):
+    """Delete ``prefix<pid>-*.tmp`` files whose writing process no longer exists."""
+    import os
+
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running: maybe saving right now
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass

@@ -22,6 +22,19 @@ def _check_planes(module, input):
         )
 
 
+def _check_planes_pads(owner, nInputPlane, nOutputPlane, padW, padH):
+    if nInputPlane < 1 or nOutputPlane < 1:
+        raise ValueError(
+            f"{owner}: nInputPlane and nOutputPlane must be positive, "
+            f"got {nInputPlane} and {nOutputPlane}"
+        )
+    if padW < 0 or padH < 0:
+        raise ValueError(
+            f"{owner}: padW and padH must not be negative, got {padW} and {padH} "
+            "(crop with nn.SpatialZeroPadding's negative pads instead)"
+        )
+
+
 def _check_kernel_stride(kW, kH, dW, dH):
     if kW <= 0 or kH <= 0:
         raise ValueError(f"kernel size should be greater than zero, but got kH: {kH} kW: {kW}")
@@ -54,6 +67,7 @@ class SpatialConvolution(_WeightBias, Module):
         super().__init__()
         padH = padW if padH is None else padH
         _check_kernel_stride(kW, kH, dW, dH)
+        _check_planes_pads(self._name(), nInputPlane, nOutputPlane, padW, padH)
         self.nInputPlane, self.nOutputPlane = nInputPlane, nOutputPlane
         self.kW, self.kH, self.dW, self.dH = kW, kH, dW, dH
         self.padW, self.padH = padW, padH
@@ -197,6 +211,7 @@ class SpatialFullConvolution(_WeightBias, Module):
     ):
         super().__init__()
         _check_kernel_stride(kW, kH, dW, dH)
+        _check_planes_pads(self._name(), nInputPlane, nOutputPlane, padW, padH)
         if adjW > dW - 1 or adjH > dH - 1:
             raise ValueError(
                 "adjW and adjH must be smaller than dW - 1 and dH - 1 respectively, "

@@ -122,6 +122,11 @@ class BatchNormalization(Module):
                 f"only mini-batch supported ({self.nDim}D tensor), got {ndim}D tensor instead"
             )
         x = input[None] if unbatched else input
+        if x.shape[0] == 0 or x.size == 0:
+            raise ValueError(
+                f"{self._name()}: input is empty ({_size_desc(input.shape)}): "
+                "normalizing needs at least one sample"
+            )
         if x.shape[1] != nOutput:
             raise ValueError(f"got {x.shape[1]}-feature tensor, expected {nOutput}")
         return x.reshape(x.shape[0], nOutput, -1), unbatched

@@ -32,8 +32,8 @@ class View(Module):
         size = _sizes(sizes)
         if sum(1 for s in size if s == -1) > 1:
             raise ValueError("only one dimension can be at -1")
-        if any(s < 0 and s != -1 for s in size):
-            raise ValueError("size should be positive or -1")
+        if any(s < 1 and s != -1 for s in size):
+            raise ValueError(f"nn.View: sizes should be positive or -1, got {size}")
         self.size = size
         self.numElements = 1
         for s in size:

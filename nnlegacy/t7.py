@@ -131,6 +131,7 @@ class _Reader:
         self.reading = set()  # indices of tables being read (to see self-references)
         self.cyclic = set()
         self.path = []  # where in the object the reader is, for error messages
+        self.restored = []  # (module, its place): checked once the whole file is read
 
     def where(self):
         return "".join(self.path) or "the top-level object"
@@ -349,6 +350,7 @@ class _Reader:
                 else:
                     _check_fields(target, fields)
                     _restore(obj, fields)
+                    self.restored.append((obj, cls, at, self.where()))
             except (T7Error, TypeError, ValueError) as e:
                 self.fail(f"{cls}: {e}", at)
             except Exception as e:
@@ -464,6 +466,13 @@ def loads(
         with _deep_recursion():
             obj = reader.object()
             _refuse_module_cycles(obj)
+            # after the whole file: a parent's _after_load may complete its children
+            # (WeightNorm recomputes its module's weight from v and g)
+            for m, cls, at, where in reader.restored:
+                try:
+                    _check_required(m)
+                except T7Error as e:
+                    raise T7Error(f"{cls}: {e} (at byte offset {at}, in {where})") from None
         return obj
     except T7Error:
         raise
@@ -613,7 +622,7 @@ _INT_FIELDS = (
     "kW", "kH", "kT", "dW", "dH", "dT", "padW", "padH", "padT", "adjW", "adjH", "adjT",
     "nInputPlane", "nOutputPlane", "dilationW", "dilationH", "dilationT",
 )  # fmt: skip
-_POSITIVE_FIELDS = ("kW", "kH", "kT", "nInputPlane", "nOutputPlane")
+_POSITIVE_FIELDS = ("kW", "kH", "kT")  # nOutputPlane 0 is PReLU's shared weight
 
 
 def _check_fields(cls, fields):
@@ -679,6 +688,42 @@ def _check_fields(cls, fields):
             v = fields.get(k)
             if B.is_array(rm) and B.is_array(v) and v.shape != rm.shape:
                 raise T7Error(f"field {k!r} has shape {v.shape}, running_mean has {rm.shape}")
+
+
+# Fields a module cannot work without (after the defaults above are filled in): a file
+# lacking one is refused at load rather than failing later with an AttributeError.
+REQUIRED_FIELDS = {
+    "Linear": ("weight",),
+    "SpatialConvolution": ("weight", "nInputPlane", "nOutputPlane", "kW", "kH"),
+    "SpatialFullConvolution": ("weight", "nInputPlane", "nOutputPlane", "kW", "kH"),
+    "_SpatialPooling": ("kW", "kH", "dW", "dH"),
+    "BatchNormalization": ("running_mean", "running_var"),
+    "SpatialCrossMapLRN": ("size",),
+    "Dropout": ("p",),
+    "SpatialDropout": ("p",),
+    "View": ("size",),
+    "Reshape": ("size",),
+    "Narrow": ("dimension", "index", "length"),
+    "Select": ("dimension", "index"),
+    "JoinTable": ("dimension",),
+    "SpatialZeroPadding": ("pad_l", "pad_r", "pad_t", "pad_b"),
+    "Container": ("modules",),
+    "Concat": ("dimension",),
+}
+
+
+def _check_required(obj):
+    d = obj.__dict__
+    for klass in type(obj).__mro__:
+        for k in REQUIRED_FIELDS.get(klass.__name__, ()):
+            if k not in d:
+                raise T7Error(f"field {k!r} is missing")
+    try:  # every module's print-out reads its essential fields: a last probe
+        repr(obj)
+    except RecursionError:
+        raise
+    except Exception as e:  # noqa: BLE001 - turned into a clear error about the file
+        raise T7Error(f"its fields are incomplete or malformed ({type(e).__name__}: {e})") from None
 
 
 def _restore(obj, fields):
@@ -758,14 +803,26 @@ _NAMES = {np.dtype(v[0]): k for k, v in _TYPES.items() if not v[1]}
 _CUDA_NAMES = {np.dtype(v[0]): k for k, v in _TYPES.items() if v[1]}
 
 
+class _Sink:
+    """Bytes go straight to a file (``append`` is its ``write``): no copy of the model."""
+
+    def __init__(self, f):
+        self.append = f.write
+
+
 class _Writer:
-    def __init__(self, ascii_format: bool):
+    def __init__(self, ascii_format: bool, out=None):
         self.ascii = ascii_format
-        self.out = []
+        self.out = [] if out is None else out
         self.memo = {}  # id(python object) -> index
         self.storages = {}  # storage key -> (index, flat, torch type)
         self.keep = []  # objects whose ids are in memo
         self.next_index = 1
+        self.depth = 0
+        self.path = []
+
+    def where(self):
+        return "".join(self.path) or "the top-level object"
 
     def int(self, v):
         self.out.append(f"{int(v)}\n".encode() if self.ascii else struct.pack("<i", int(v)))
@@ -796,6 +853,18 @@ class _Writer:
         return i
 
     def object(self, obj):
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise T7Error(
+                f"cannot save values nested deeper than {MAX_DEPTH} (load's limit too), "
+                f"at {self.where()}"
+            )
+        try:
+            self._object(obj)
+        finally:
+            self.depth -= 1
+
+    def _object(self, obj):
         if obj is None:
             self.int(TYPE_NIL)
         elif isinstance(obj, (bool, np.bool_)):
@@ -817,7 +886,10 @@ class _Writer:
         elif isinstance(obj, (list, tuple, dict)):
             self.table(obj)
         else:
-            raise T7Error(f"cannot write an object of type {type(obj).__name__}")
+            raise T7Error(
+                f"cannot save a value of type {type(obj).__name__} at {self.where()}: "
+                "Torch7 files hold numbers, strings, booleans, tables, tensors and modules"
+            )
 
     def table(self, obj):
         self.int(TYPE_TABLE)
@@ -826,11 +898,13 @@ class _Writer:
             return
         self.int(self._new_index(obj))
         items = list(enumerate(obj, 1)) if isinstance(obj, (list, tuple)) else list(obj.items())
-        items = [(k, v) for k, v in items if v is not None and _writable(v)]
+        items = [(k, v) for k, v in items if v is not None]  # nil values are absent in Lua
         self.int(len(items))
         for k, v in items:
+            self.path.append(f".{k}" if isinstance(k, str) else f"[{k!r}]")
             self.object(k)
             self.object(v)
+            self.path.pop()
 
     def _header(self, obj, cls):
         self.int(TYPE_TORCH)
@@ -895,9 +969,12 @@ class _Writer:
             else:
                 self.out.append((" ".join(f"{float(v):.17g}" for v in data) + "\n").encode())
         else:
-            self.out.append(
-                np.ascontiguousarray(data).astype(data.dtype.newbyteorder("<")).tobytes()
-            )
+            data = np.ascontiguousarray(data)
+            if data.dtype.byteorder == ">" or (
+                data.dtype.byteorder == "=" and sys.byteorder == "big"
+            ):
+                data = data.astype(data.dtype.newbyteorder("<"))
+            self.out.append(memoryview(data).cast("B"))  # no copy of the tensor
 
     def storage_object(self, arr, typ):
         """A plain 1-D array written as a Storage (e.g. View.size as a LongStorage)."""
@@ -911,31 +988,27 @@ class _Writer:
         fields = _fields_for_lua(obj)
         self.int(TYPE_TABLE)
         self.int(self._new_index(fields))
-        items = [(k, v) for k, v in fields.items() if v is not None and _writable(v)]
+        items = [(k, v) for k, v in fields.items() if v is not None]
         self.int(len(items))
-        for k, v in items:
-            self.object(k)
-            if isinstance(v, _LongStorage):
-                self.storage_object(v.values, "Long")
-            else:
-                self.object(v)
+        self.depth += 1  # the fields table is one level, as the reader counts it
+        self.path.append(f"<{cls}>")
+        try:
+            for k, v in items:
+                self.path.append(f".{k}")
+                self.object(k)
+                if isinstance(v, _LongStorage):
+                    self.storage_object(v.values, "Long")
+                else:
+                    self.object(v)
+                self.path.pop()
+        finally:
+            self.depth -= 1
+            self.path.pop()
 
 
 class _LongStorage:
     def __init__(self, values):
         self.values = list(values)
-
-
-def _writable(v):
-    if v is None or isinstance(v, (bool, int, float, str, np.integer, np.floating, np.bool_)):
-        return True
-    if B.is_array(v) or isinstance(v, (Module, Criterion, _LongStorage, LuaObject)):
-        return True
-    if isinstance(v, (list, tuple)):
-        return all(_writable(x) for x in v)
-    if isinstance(v, dict):
-        return all(_writable(x) for x in v.values())
-    return False
 
 
 def _fields_for_lua(obj):
@@ -956,17 +1029,32 @@ def dumps(obj, format: str = "binary") -> bytes:  # noqa: A002 - torch.save's na
     if format not in ("binary", "ascii"):
         raise ValueError(f"format must be 'binary' or 'ascii', got {format!r}")
     w = _Writer(format == "ascii")
-    w.object(obj)
+    with _deep_recursion():
+        w.object(obj)
     return b"".join(w.out)
 
 
 def save(path, obj, format: str = "binary") -> None:  # noqa: A002
-    """Write ``obj`` as Torch7 serialization, atomically: a failed save loses nothing."""
-    data = dumps(obj, format)
+    """Write ``obj`` as Torch7 serialization (``torch.save``).
+
+    What it guarantees: the file is written atomically (a temporary file beside it,
+    then a rename), so a failed save leaves the old file as it was and no temporary
+    behind; tensors are streamed to the file, not first built in memory; a symbolic
+    link is written through to its target; an existing file keeps its permission bits
+    (a new one gets the umask's); a value Torch7 files cannot hold (a Python object, a
+    function) raises a :class:`T7Error` naming its place in ``obj``, as Lua's
+    ``torch.save`` raises, instead of being dropped; values nested deeper than
+    ``MAX_DEPTH`` are refused, the same limit as :func:`load`. A hard link to the old
+    file keeps the old contents (the rename replaces the name, not the inode).
+    """
+    if format not in ("binary", "ascii"):
+        raise ValueError(f"format must be 'binary' or 'ascii', got {format!r}")
 
     def write(tmp):
         with open(tmp, "wb") as f:
-            f.write(data)
+            w = _Writer(format == "ascii", _Sink(f))
+            with _deep_recursion():
+                w.object(obj)
             f.flush()
             os.fsync(f.fileno())
 

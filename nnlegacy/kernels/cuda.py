@@ -68,7 +68,8 @@ __global__ void maxpool_fwd(const T* x, T* out, int* arg, int total, int H, int 
   for (int h = max(hs, 0); h < he; ++h)
     for (int w = max(ws, 0); w < we; ++w) {
       T v = p[h * W + w];
-      if (v > best) { best = v; where = (h - hs) * kW + (w - ws); }   // strict: first max wins
+      // strict: the first max wins; a NaN always wins, as THNN's (v > max || isnan(v))
+      if (v > best || v != v) { best = v; where = (h - hs) * kW + (w - ws); }
     }
   out[i] = best;
   arg[i] = where;

@@ -67,7 +67,9 @@ def maxpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode):
     arg = xp.zeros(out.shape, np.uint8 if kH * kW < 256 else np.int32)
     for k, sl in windows[1:]:  # kH*kW strided passes, no loop over pixels
         s = xpad[sl]
-        better = (s > out).view(np.uint8)  # strict >: the first maximum wins, as THNN
+        # strict >: the first maximum wins, as THNN; and as THNN a NaN always wins
+        # (``val > max || isnan(val)``), so the index points at the last NaN
+        better = ((s > out) | (s != s)).view(np.uint8)
         xp.maximum(out, s, out=out)
         arg -= arg * better  # arithmetic on 0/1 masks: far faster than where/copyto
         arg += better * arg.dtype.type(k)
