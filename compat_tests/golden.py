@@ -362,7 +362,7 @@ def summary_line(results: list[Result], idx=None) -> str:
     for r in results:
         by_name.setdefault(r.name, []).append(r)
     replay_n = missing_n = mismatch_n = waiting_n = 0
-    have = _nn_classes()
+    have = set(_nn_classes()) | set(nn.__all__)  # the trainer is no Module
     for c in comps:
         rs = by_name.get(c)
         if c not in have:

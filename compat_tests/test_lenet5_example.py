@@ -69,3 +69,17 @@ def test_default_save_is_a_t7_file():
     args = load_example().parse_args([])
     assert args.save == "lenet5_mnist.t7"
     assert (args.epochs, args.batchSize, args.learningRate, args.momentum) == (8, 64, 0.05, 0.9)
+
+
+@pytest.mark.parametrize(
+    "optimizer,rate",
+    [("adam", 1e-3), ("adamax", 2e-3), ("nag", 1e-3), ("adadelta", None),
+     ("adagrad", 1e-2), ("rmsprop", 1e-3), ("sgd", 0.05)],
+)  # fmt: skip
+def test_each_optimizer_gets_its_default_learning_rate_unless_one_is_given(optimizer, rate):
+    ex = load_example()
+    assert ex.parse_args(["--optimizer", optimizer]).learningRate == rate
+    assert ex.parse_args(["--optimizer", optimizer, "--learningRate", "0.2"]).learningRate == 0.2
+    lua = {"adam": 1e-3, "adamax": 2e-3, "nag": 1e-3, "adagrad": 1e-3, "rmsprop": 1e-2}
+    for name, value in lua.items():  # Lua's optim defaults, as its .lua files set them
+        assert ex.LUA_DEFAULT_LEARNING_RATES[name] == value

@@ -478,6 +478,25 @@ def test_jacobian_parameters(case, pname, backend):
     assert np.abs(j_fd - j_bp).max() < case.tol
 
 
+@pytest.mark.parametrize("case,pname", PARAM_CASES, ids=[f"{c.name}-{p}" for c, p in PARAM_CASES])
+def test_jacobian_update_parameters(case, pname):
+    """accUpdateGradParameters (lr 1) against param - J, with torch/nn's own helper
+    nn.Jacobian as Lua's test.lua does (random input and parameter in [-2, 2])."""
+    nn.torchrandom.manualSeed(19)
+    m = case.make()
+    x = np.zeros(case.shape)
+    assert nn.Jacobian.testJacobianUpdateParameters(m, x, getattr(m, pname)) < case.tol
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_io_round_trip(case):
+    """nn.Jacobian.testIO: a saved and reloaded module gives the same output and gradInput."""
+    nn.torchrandom.manualSeed(23)
+    m = case.make()
+    x = np.random.default_rng(29).uniform(-2, 2, case.shape)
+    assert nn.Jacobian.testIO(m, x) == (0.0, 0.0)
+
+
 @pytest.mark.parametrize(
     "case", [c for c in CASES if c.params], ids=[c.name for c in CASES if c.params]
 )

@@ -42,6 +42,7 @@ from . import (
     table,
     table_routing,
     tables,
+    torchrandom,
     unpooling,
     upsampling,
     volumetric,
@@ -70,6 +71,7 @@ from .decorators import *  # noqa: F403
 from .distance import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .indexing import *  # noqa: F403
+from .jacobian import Jacobian
 from .layout import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .local_norm import *  # noqa: F403
@@ -90,6 +92,7 @@ from .summary import summary
 from .t7 import LuaObject, T7Error, load, save
 from .table import *  # noqa: F403
 from .table_routing import *  # noqa: F403
+from .training import StochasticGradient
 from .unpooling import *  # noqa: F403
 from .upsampling import *  # noqa: F403
 from .volumetric import *  # noqa: F403
@@ -141,6 +144,8 @@ __all__ = [
     # tensor types and randomness
     "setdefaulttensortype", "getdefaulttensortype", "manualSeed", "generator", "has_cuda",
     "torch_type",
-    "optim", "summary", "tables", "load", "save", "T7Error", "LuaObject",
-    "optim", "nngraph", "gModule", "summary", "load", "save", "T7Error", "LuaObject",
+    "optim", "nngraph", "gModule", "torchrandom", "summary", "tables", "load", "save",
+    "T7Error", "LuaObject",
+    # training helpers (torch/nn's StochasticGradient and Jacobian)
+    "StochasticGradient", "Jacobian",
 ]  # fmt: skip

@@ -131,9 +131,13 @@ def getdefaulttensortype() -> str:
 
 def manualSeed(seed: int) -> None:  # noqa: N802 - Torch's name
     """Seed everything nnlegacy draws from: weight initialisation, dropout and every
-    other stochastic module, on the CPU (:func:`generator`) and, if present, the GPU."""
+    other stochastic module, on the CPU (:func:`generator`) and, if present, the GPU;
+    and Torch's own generator (``nnlegacy.torchrandom``: shuffles, cmaes)."""
     global _cpu_rng
     _cpu_rng = np.random.Generator(np.random.MT19937(int(seed)))
+    from . import torchrandom
+
+    torchrandom.manualSeed(seed)
     if _load_cupy() is not None:
         _cupy.random.seed(int(seed))
 

@@ -313,7 +313,12 @@ class _Reader:
             obj = self._tensor(m.group(1)) if m.group(2) == "Tensor" else self._storage(m.group(1))
             self.memo[index] = obj
             return obj
-        target = _nn_classes().get(cls[3:]) if cls.startswith("nn.") else None
+        if cls.startswith("nn."):
+            target = _nn_classes().get(cls[3:])
+        elif cls.startswith("optim."):
+            target = _optim_classes().get(cls[6:])
+        else:
+            target = None
         if target is None:
             if self.unknown != "object" and cls not in GRAPH_CLASSES:
                 self.fail(
@@ -350,9 +355,12 @@ class _Reader:
             if not isinstance(fields, dict):
                 self.fail(f"the fields of {cls} are not a table", at)
             try:
-                _check_fields(target, fields)
-                _restore(obj, fields)
-                self.restored.append((obj, cls, at, self.where()))
+                if cls.startswith("optim."):
+                    _restore_plain(obj, fields)
+                else:
+                    _check_fields(target, fields)
+                    _restore(obj, fields)
+                    self.restored.append((obj, cls, at, self.where()))
             except (T7Error, TypeError, ValueError) as e:
                 self.fail(f"{cls}: {e}", at)
             except Exception as e:
@@ -573,6 +581,23 @@ def _nn_classes():
         if isinstance(obj, type) and issubclass(obj, (Module, Criterion)):
             classes[name] = obj
     return classes
+
+
+def _optim_classes():
+    """Lua optim's classes (``optim.ConfusionMatrix``, ``optim.Logger``)."""
+    from . import optim
+
+    return getattr(optim, "T7_CLASSES", {})
+
+
+def _restore_plain(obj, fields):
+    """Set the fields of a non-module class (optim's), then its ``_after_load``."""
+    for k, v in fields.items():
+        if isinstance(k, str):
+            obj.__dict__[k] = v.array if isinstance(v, _Storage) else v
+    hook = getattr(type(obj), "_after_load", None)
+    if hook is not None:
+        hook(obj)
 
 
 def _lua_truthy(v):

@@ -1,101 +1,11 @@
-"""Lua's optim package (spec section 3): sgd, nag, adagrad, adadelta, rmsprop, adam.
-
-Every method is ``x, fx = method(opfunc, x, config=None, state=None)``:
-``opfunc(x)`` returns ``(f, df/dx)``; ``x`` is updated in place and returned with
-``fx = [f]`` (f before the update). Without ``state`` the state is kept in
-``config``, as Lua's ``local state = state or config``. Weight decay is added to
-the gradient array in place, as Lua does.
+"""Per-parameter adaptive rates of Lua's optim: adagrad, adadelta, rmsprop, adam,
+adamax and rprop. Same calling convention as :mod:`nnlegacy.optim.sgd`.
 """
 
 from __future__ import annotations
 
-from .backend import get_array_module
-
-
-def _setup(config, state):
-    config = {} if config is None else config
-    state = config if state is None else state
-    return config, state
-
-
-def sgd(opfunc, x, config=None, state=None):
-    """Stochastic gradient descent with Lua's options and defaults.
-
-    learningRate=1e-3, learningRateDecay=0, weightDecay=0, momentum=0,
-    dampening=momentum, nesterov=False, learningRates=None, weightDecays=None.
-    """
-    config, state = _setup(config, state)
-    lr = config.get("learningRate", 1e-3)
-    lrd = config.get("learningRateDecay", 0)
-    wd = config.get("weightDecay", 0)
-    mom = config.get("momentum", 0)
-    damp = config.get("dampening", mom)
-    nesterov = config.get("nesterov", False)
-    lrs = config.get("learningRates")
-    wds = config.get("weightDecays")
-    state["evalCounter"] = state.get("evalCounter", 0)
-    n = state["evalCounter"]
-    if nesterov and not (mom > 0 and damp == 0):
-        raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-
-    fx, dfdx = opfunc(x)
-    if wd != 0:
-        dfdx += wd * x
-    elif wds is not None:
-        state["decayParameters"] = wds * x
-        dfdx += state["decayParameters"]
-    if mom != 0:
-        if "dfdx" not in state:
-            state["dfdx"] = dfdx.copy()
-        else:
-            buf = state["dfdx"]
-            buf *= mom
-            buf += (1 - damp) * dfdx
-        if nesterov:
-            dfdx += mom * state["dfdx"]
-        else:
-            dfdx = state["dfdx"]
-    clr = lr / (1 + n * lrd)
-    if lrs is not None:
-        state["deltaParameters"] = lrs * dfdx
-        x -= clr * state["deltaParameters"]
-    else:
-        x -= clr * dfdx
-    state["evalCounter"] += 1
-    return x, [fx]
-
-
-def nag(opfunc, x, config=None, state=None):
-    """Nesterov's accelerated gradient, Sutskever's form (momentum defaults to 0.9)."""
-    config, state = _setup(config, state)
-    lr = config.get("learningRate", 1e-3)
-    lrd = config.get("learningRateDecay", 0)
-    wd = config.get("weightDecay", 0)
-    mom = config.get("momentum", 0.9)
-    lrs = config.get("learningRates")
-    state["evalCounter"] = state.get("evalCounter", 0)
-    n = state["evalCounter"]
-    if mom <= 0:
-        raise ValueError("Momentum must be positive for Nesterov Accelerated Gradient")
-    if "dfdx" in state:
-        x += mom * state["dfdx"]
-    fx, dfdx = opfunc(x)
-    if wd != 0:
-        dfdx += wd * x
-    clr = lr / (1 + n * lrd)
-    if "dfdx" not in state:
-        state["dfdx"] = get_array_module(dfdx).zeros_like(dfdx)
-    else:
-        state["dfdx"] *= mom
-    if lrs is not None:
-        state["deltaParameters"] = lrs * dfdx
-        step = clr * state["deltaParameters"]
-    else:
-        step = clr * dfdx
-    x -= step
-    state["dfdx"] -= step
-    state["evalCounter"] += 1
-    return x, [fx]
+from ..backend import get_array_module
+from ._util import _setup
 
 
 def adagrad(opfunc, x, config=None, state=None):
@@ -118,7 +28,8 @@ def adagrad(opfunc, x, config=None, state=None):
         state["paramStd"] = xp.zeros_like(dfdx)
     state["paramVariance"] += dfdx * dfdx
     state["paramStd"] = xp.sqrt(state["paramVariance"])
-    x -= clr * dfdx / (state["paramStd"] + 1e-10)
+    state["paramStd"] += 1e-10  # Lua adds it in place, so the stored std carries it
+    x -= clr * dfdx / state["paramStd"]
     state["evalCounter"] += 1
     return x, [fx]
 
@@ -205,3 +116,84 @@ def adam(opfunc, x, config=None, state=None):
     step = clr * (1 - beta2**t) ** 0.5 / (1 - beta1**t)
     x -= step * m / state["denom"]
     return x, [fx]
+
+
+def adamax(opfunc, x, config=None, state=None):
+    """AdaMax: learningRate=2e-3, beta1=0.9, beta2=0.999, epsilon=1e-38, weightDecay=0.
+
+    ``u = max(beta2*u, |g| + epsilon)``; ``x -= lr / (1 - beta1^t) * m / u``.
+    """
+    config, state = _setup(config, state)
+    lr = config.get("learningRate", 0.002)
+    beta1 = config.get("beta1", 0.9)
+    beta2 = config.get("beta2", 0.999)
+    epsilon = config.get("epsilon", 1e-38)
+    wd = config.get("weightDecay", 0)
+    fx, dfdx = opfunc(x)
+    if wd != 0:
+        dfdx += wd * x
+    xp = get_array_module(dfdx)
+    state["t"] = state.get("t", 0)
+    if "m" not in state:
+        state["m"] = xp.zeros_like(dfdx)
+    if "u" not in state:
+        state["u"] = xp.zeros_like(dfdx)
+    if "max" not in state:
+        state["max"] = xp.zeros((2, *dfdx.shape), dfdx.dtype)
+    state["t"] += 1
+    m, u, mx = state["m"], state["u"], state["max"]
+    m *= beta1
+    m += (1 - beta1) * dfdx
+    mx[0] = u
+    mx[0] *= beta2
+    mx[1] = xp.abs(dfdx)
+    mx[1] += epsilon
+    # Lua's u:max(buf, 1) leaves u with a leading dimension of 1
+    state["u"] = u = mx.max(axis=0, keepdims=True)
+    step = lr / (1 - beta1 ** state["t"])
+    x += (-step * m) / u.reshape(m.shape)
+    return x, [fx]
+
+
+def rprop(opfunc, x, config=None, state=None):
+    """RPROP: ``x, fs = rprop(opfunc, x, config, state)`` with one f per evaluation.
+
+    stepsize=0.1, etaplus=1.2, etaminus=0.5, stepsizemax=50, stepsizemin=1e-6,
+    niter=1. Where the gradient changed sign, that entry of ``df/dx`` is zeroed in
+    place, as Lua does.
+    """
+    if config is None and state is None:
+        print("no state table RPROP initializing")
+    config, state = _setup(config, state)
+    stepsize = config.get("stepsize", 0.1)
+    etaplus = config.get("etaplus", 1.2)
+    etaminus = config.get("etaminus", 0.5)
+    smax = config.get("stepsizemax", 50.0)
+    smin = config.get("stepsizemin", 1e-06)
+    niter = config.get("niter", 1)
+    hfx = []
+    for _ in range(niter):
+        fx, dfdx = opfunc(x)
+        xp = get_array_module(dfdx)
+        if "delta" not in state:
+            state["delta"] = xp.zeros_like(dfdx)
+            state["stepsize"] = xp.full_like(dfdx, stepsize)
+        sign = xp.sign(dfdx * state["delta"])
+        psign, nsign, zsign = sign > 0, sign < 0, sign == 0
+        sign[psign] = etaplus
+        sign[nsign] = etaminus
+        sign[zsign] = 1
+        steps = state["stepsize"]
+        steps *= sign
+        steps[steps > smax] = smax
+        dminmax = steps < smin
+        steps[dminmax] = smin
+        dfdx[nsign] = 0
+        sign = xp.sign(dfdx)
+        x += -sign * steps
+        state["delta"][...] = dfdx
+        for k, v in (("sign", sign), ("psign", psign), ("nsign", nsign), ("zsign", zsign)):
+            state[k] = v if v.dtype.kind == "f" else v.astype(xp.uint8)
+        state["dminmax"] = dminmax.astype(xp.uint8)
+        hfx.append(fx)
+    return x, hfx

@@ -1,0 +1,130 @@
+"""SGD family of Lua's optim: sgd, nag (Nesterov), asgd (averaged SGD).
+
+Every method is ``x, fx = method(opfunc, x, config=None, state=None)``:
+``opfunc(x)`` returns ``(f, df/dx)``; ``x`` is updated in place and returned with
+``fx = [f]`` (f before the update). Without ``state`` the state is kept in
+``config``, as Lua's ``local state = state or config``. Weight decay is added to
+the gradient array in place, as Lua does.
+"""
+
+from __future__ import annotations
+
+from ..backend import get_array_module
+from ._util import _axpy, _setup
+
+
+def sgd(opfunc, x, config=None, state=None):
+    """Stochastic gradient descent with Lua's options and defaults.
+
+    learningRate=1e-3, learningRateDecay=0, weightDecay=0, momentum=0,
+    dampening=momentum, nesterov=False, learningRates=None, weightDecays=None.
+    """
+    config, state = _setup(config, state)
+    lr = config.get("learningRate", 1e-3)
+    lrd = config.get("learningRateDecay", 0)
+    wd = config.get("weightDecay", 0)
+    mom = config.get("momentum", 0)
+    damp = config.get("dampening", mom)
+    nesterov = config.get("nesterov", False)
+    lrs = config.get("learningRates")
+    wds = config.get("weightDecays")
+    state["evalCounter"] = state.get("evalCounter", 0)
+    n = state["evalCounter"]
+    if nesterov and not (mom > 0 and damp == 0):
+        raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    fx, dfdx = opfunc(x)
+    if wd != 0:
+        dfdx += wd * x
+    elif wds is not None:
+        state["decayParameters"] = wds * x
+        dfdx += state["decayParameters"]
+    if mom != 0:
+        if "dfdx" not in state:
+            state["dfdx"] = dfdx.copy()
+        else:
+            buf = state["dfdx"]
+            buf *= mom
+            buf += (1 - damp) * dfdx
+        if nesterov:
+            dfdx += mom * state["dfdx"]
+        else:
+            dfdx = state["dfdx"]
+    clr = lr / (1 + n * lrd)
+    if lrs is not None:
+        state["deltaParameters"] = lrs * dfdx
+        x -= clr * state["deltaParameters"]
+    else:
+        x -= clr * dfdx
+    state["evalCounter"] += 1
+    return x, [fx]
+
+
+def nag(opfunc, x, config=None, state=None):
+    """Nesterov's accelerated gradient, Sutskever's form (momentum defaults to 0.9)."""
+    config, state = _setup(config, state)
+    lr = config.get("learningRate", 1e-3)
+    lrd = config.get("learningRateDecay", 0)
+    wd = config.get("weightDecay", 0)
+    mom = config.get("momentum", 0.9)
+    lrs = config.get("learningRates")
+    state["evalCounter"] = state.get("evalCounter", 0)
+    n = state["evalCounter"]
+    if mom <= 0:
+        raise ValueError("Momentum must be positive for Nesterov Accelerated Gradient")
+    if "dfdx" in state:
+        x += mom * state["dfdx"]
+    fx, dfdx = opfunc(x)
+    if wd != 0:
+        dfdx += wd * x
+    clr = lr / (1 + n * lrd)
+    if "dfdx" not in state:
+        state["dfdx"] = get_array_module(dfdx).zeros_like(dfdx)
+    else:
+        state["dfdx"] *= mom
+    if lrs is not None:
+        state["deltaParameters"] = lrs * dfdx
+        step = clr * state["deltaParameters"]
+    else:
+        step = clr * dfdx
+    x -= step
+    state["dfdx"] -= step
+    state["evalCounter"] += 1
+    return x, [fx]
+
+
+def asgd(opfunc, x, config=None, state=None):
+    """Averaged SGD (Bottou's sgd-2.0): ``x, fx, ax = asgd(opfunc, x, config, state)``.
+
+    eta0=1e-4, lambda=1e-4, alpha=0.75, t0=1e6; these defaults are written into
+    ``config`` as Lua does. ``eta_t = eta0 / (1 + lambda*eta0*t)^alpha``, averaging
+    ``ax`` starts after ``t0`` steps (``mu_t = 1/max(1, t - t0)``).
+    """
+    config, state = _setup(config, state)
+    config["eta0"] = config.get("eta0", 1e-4)
+    config["lambda"] = config.get("lambda", 1e-4)
+    config["alpha"] = config.get("alpha", 0.75)
+    config["t0"] = config.get("t0", 1e6)
+    state["eta_t"] = state.get("eta_t", config["eta0"])
+    state["mu_t"] = state.get("mu_t", 1)
+    state["t"] = state.get("t", 0)
+    fx, dfdx = opfunc(x)
+    x *= 1 - config["lambda"] * state["eta_t"]
+    _axpy(x, -state["eta_t"], dfdx)
+    xp = get_array_module(x)
+    if "ax" not in state:
+        state["ax"] = xp.zeros_like(x)
+        state["tmp"] = xp.empty_like(x)
+    if state["mu_t"] != 1:
+        tmp = state["tmp"]
+        tmp[...] = x
+        tmp -= state["ax"]
+        tmp *= state["mu_t"]
+        state["ax"] += tmp
+    else:
+        state["ax"][...] = x
+    state["t"] += 1
+    eta0, lam = config["eta0"], config["lambda"]
+    state["eta_t"] = eta0 / (1 + lam * eta0 * state["t"]) ** config["alpha"]
+    state["mu_t"] = 1 / max(1, state["t"] - config["t0"])
+    return x, [fx], state["ax"]
