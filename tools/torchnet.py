@@ -80,6 +80,14 @@ def translate(m):
             out.append(translate(cur))
             i += 1
         return tn.Sequential(*out)
+    if isinstance(m, nn.SpatialDilatedConvolution):  # before its base class SpatialConvolution
+        c = tn.Conv2d(m.nInputPlane, m.nOutputPlane, (m.kH, m.kW), (m.dH, m.dW),
+                      (m.padH, m.padW), (m.dilationH, m.dilationW),
+                      bias=m.bias is not None)  # fmt: skip
+        c.weight = _param(m.weight.reshape(c.weight.shape))
+        if m.bias is not None:
+            c.bias = _param(m.bias)
+        return c
     if isinstance(m, nn.SpatialConvolution):
         c = tn.Conv2d(m.nInputPlane, m.nOutputPlane, (m.kH, m.kW), (m.dH, m.dW),
                       (m.padH, m.padW), bias=m.bias is not None)  # fmt: skip
