@@ -39,34 +39,63 @@ MIN_COLUMNS = 256  # columns per chunk at least, so each product is a real GEMM
 __all__ = ["conv_backward", "conv_forward"]
 
 
+def _wide(g: Unfold) -> bool:
+    """Whether to use *wide rows*: output rows as long as the padded input row ``Wp``.
+
+    With a stride of 1 along the last axis, a kernel offset then reads (unfold) and adds
+    back (fold) one long contiguous run of each input plane instead of ``oW``-long pieces
+    of each row: at LeNet's and ResNet's small maps NumPy's per-run overhead dominates
+    those copies. The ``Wp - oW`` extra columns hold garbage; they are dropped from the
+    output and get zero gradient, so they add zeros to the weight and input gradients.
+    The products grow by ``Wp / oW``, hence the 1.5 limit.
+    """
+    wp = g.size[-1] + 2 * g.pad[-1]
+    return len(g.k) >= 2 and g.d[-1] == 1 and 2 * wp <= 3 * g.out[-1]
+
+
 class _Chunk:
     """Images ``n0:n1`` and output rows ``r0:r1`` (first spatial axis) of one convolution,
-    with the padded-coordinate input rows ``lo:hi`` that those windows read."""
+    with the padded-coordinate input rows ``lo:hi`` that those windows read; ``out`` is
+    the chunk's output positions per image (last axis ``Wp`` long with wide rows)."""
 
-    def __init__(self, g: Unfold, n0, n1, r0, r1, whole):
+    def __init__(self, g: Unfold, n0, n1, r0, r1, whole, wide):
         self.n0, self.n1, self.r0, self.r1 = n0, n1, r0, r1
         k0, d0, p0, dl0 = g.k[0], g.d[0], g.pad[0], g.dil[0]
         if whole:  # every padded row: the fold then covers rows no window reads (zeros)
             self.lo, self.hi = 0, g.size[0] + 2 * p0
         else:
             self.lo, self.hi = r0 * d0, (r1 - 1) * d0 + dl0 * (k0 - 1) + 1
-        self.whole = whole
-        self.out = (r1 - r0, *g.out[1:])
+        self.whole, self.wide = whole, wide
+        last = g.size[-1] + 2 * g.pad[-1] if wide else g.out[-1]
+        self.out = (r1 - r0, *g.out[1:-1], last) if len(g.out) > 1 else (r1 - r0,)
         self.m = (n1 - n0) * math.prod(self.out)
+        # the padded input window (nc, C, hi-lo, *padded rest), and the elements past its
+        # end that the garbage columns of wide rows read (zeros)
+        self.window = (
+            n1 - n0,
+            g.c,
+            self.hi - self.lo,
+            *(s + 2 * p for s, p in zip(g.size[1:], g.pad[1:])),
+        )
+        self.slack = (g.k[-1] - 1) * g.dil[-1] + last if wide else 0
 
 
 def _chunks(g: Unfold, itemsize: int, nthreads: int):
     """Cut the batch into chunks: several whole images when one image's columns fit in
     CHUNK_BYTES, else bands of output rows of one image."""
-    rest = math.prod(g.out[1:])
-    per_image = g.rows * g.positions * itemsize
+    wide = _wide(g)
+    rest = math.prod(g.out[1:]) * ((g.size[-1] + 2 * g.pad[-1]) / g.out[-1] if wide else 1)
+    per_image = g.rows * g.out[0] * rest * itemsize
     if per_image <= CHUNK_BYTES or g.out[0] == 1:
-        imgs = max(CHUNK_BYTES // per_image, -(-MIN_COLUMNS // g.positions), 1)
+        imgs = max(int(CHUNK_BYTES // per_image), -(-MIN_COLUMNS // g.positions), 1)
         imgs = min(imgs, -(-g.n // nthreads))  # at least one chunk per thread if possible
-        return [_Chunk(g, n0, min(n0 + imgs, g.n), 0, g.out[0], True) for n0 in range(0, g.n, imgs)]
-    band = max(CHUNK_BYTES // (g.rows * rest * itemsize), -(-MIN_COLUMNS // rest), 1)
+        return [
+            _Chunk(g, n0, min(n0 + imgs, g.n), 0, g.out[0], True, wide)
+            for n0 in range(0, g.n, imgs)
+        ]
+    band = max(int(CHUNK_BYTES // (g.rows * rest * itemsize)), int(-(-MIN_COLUMNS // rest)), 1)
     return [
-        _Chunk(g, n, n + 1, r0, min(r0 + band, g.out[0]), False)
+        _Chunk(g, n, n + 1, r0, min(r0 + band, g.out[0]), False, wide)
         for n in range(g.n)
         for r0 in range(0, g.out[0], band)
     ]
@@ -83,75 +112,91 @@ def _split(items, parts):
     return out
 
 
+def _rows_inside(g: Unfold, c: _Chunk):
+    """(input rows a:b inside the chunk's window, the same rows in window coordinates)."""
+    a, b = max(c.lo - g.pad[0], 0), min(c.hi - g.pad[0], g.size[0])
+    return a, b, slice(a + g.pad[0] - c.lo, b + g.pad[0] - c.lo)
+
+
+_local = threading.local()  # each thread's scratch buffers
+
+
+def _scratch(slot: str, shape, dtype, slack=0, zero=False):
+    """A reusable per-thread array of ``shape`` followed in memory by ``slack`` zeros
+    (read by wide rows' extra columns); zero-filled if ``zero``, else uninitialised.
+
+    Fresh arrays of a chunk's size would come from ``mmap`` and cost a page fault per 4
+    KiB at every chunk; these stay mapped and in cache. Each thread keeps the largest it
+    has needed per slot (a few MiB)."""
+    n = math.prod(shape)
+    bufs = _local.__dict__.setdefault("bufs", {})
+    key = (slot, np.dtype(dtype))
+    b = bufs.get(key)
+    if b is None or b.size < n + slack:
+        b = bufs[key] = np.empty(n + slack, dtype)
+    if zero:
+        b[: n + slack] = 0
+    elif slack:
+        b[n : n + slack] = 0
+    return b[:n].reshape(shape)
+
+
 def _input_window(x, g: Unfold, c: _Chunk):
-    """The chunk's input rows ``c.lo:c.hi`` in padded coordinates, as ``(nc, C, hi-lo,
-    *padded rest)``: a view of ``x`` where no padding is read, else a zero-padded copy."""
-    pads = g.pad
-    if not any(pads):
+    """The chunk's input rows ``c.lo:c.hi`` in padded coordinates, ``c.window``: a view of
+    ``x`` where no padding (nor wide-row slack) is read, else a zero-padded copy."""
+    if not any(g.pad) and not c.wide:
         return x[c.n0 : c.n1, :, c.lo : c.hi]
-    shape = (c.n1 - c.n0, g.c, c.hi - c.lo, *(s + 2 * p for s, p in zip(g.size[1:], pads[1:])))
-    buf = np.zeros(shape, x.dtype)
-    a, b = max(c.lo - pads[0], 0), min(c.hi - pads[0], g.size[0])  # input rows inside
-    dst = (
-        slice(None),
-        slice(None),
-        slice(a + pads[0] - c.lo, b + pads[0] - c.lo),
-        *(slice(p, p + s) for s, p in zip(g.size[1:], pads[1:])),
-    )
-    buf[dst] = x[c.n0 : c.n1, :, a:b]
+    buf = _scratch("window", c.window, x.dtype, c.slack, zero=True)
+    a, b, rows = _rows_inside(g, c)
+    inner = (slice(p, p + s) for s, p in zip(g.size[1:], g.pad[1:]))
+    buf[(slice(None), slice(None), rows, *inner)] = x[c.n0 : c.n1, :, a:b]
     return buf
+
+
+def _window_view(buf, g: Unfold, c: _Chunk, n_axis: int):
+    """The strided view ``(C, *k, nc, *c.out)`` of a window buffer whose image axis is
+    ``n_axis`` (0: ``(nc, C, ..)``, 1: ``(C, nc, ..)``) and channel axis the other."""
+    s = buf.strides  # the window starts at the chunk's first window (c.lo = c.r0 * d)
+    return np.lib.stride_tricks.as_strided(
+        buf,
+        (g.c, *g.k, c.n1 - c.n0, *c.out),
+        (
+            s[1 - n_axis],
+            *(a * dl for a, dl in zip(s[2:], g.dil)),
+            s[n_axis],
+            *(a * d for a, d in zip(s[2:], g.d)),
+        ),
+    )
 
 
 def _unfold(x, g: Unfold, c: _Chunk):
     """The chunk's columns ``(C*prod(k), m)``, batch-inner: one strided copy."""
-    src = _input_window(x, g, c)
-    s = src.strides
-    win = np.lib.stride_tricks.as_strided(
-        src,
-        (g.c, *g.k, c.n1 - c.n0, *c.out),
-        (
-            s[1],
-            *(a * dl for a, dl in zip(s[2:], g.dil)),
-            s[0],
-            *(a * d for a, d in zip(s[2:], g.d)),
-        ),
-    )
-    cols = np.empty((g.c, *g.k, c.n1 - c.n0, *c.out), x.dtype)
-    np.copyto(cols, win)
+    cols = _scratch("cols", (g.c, *g.k, c.n1 - c.n0, *c.out), x.dtype)
+    np.copyto(cols, _window_view(_input_window(x, g, c), g, c, 0))
     return cols.reshape(g.rows, c.m)
 
 
 def _fold(gcols, g: Unfold, c: _Chunk):
-    """The adjoint of _unfold: ``(C*prod(k), m)`` summed into the chunk's padded input
-    window ``(nc, C, hi-lo, *padded rest)``, one strided add per kernel offset."""
+    """The adjoint of _unfold: ``(C*prod(k), m)`` summed into the chunk's zero-padded
+    input window, laid out ``(C, nc, hi-lo, ..)`` as the columns are so that each kernel
+    offset is one add of like-shaped arrays (one contiguous run per plane with wide rows)."""
     nc = c.n1 - c.n0
-    buf = np.zeros(
-        (nc, g.c, c.hi - c.lo, *(s + 2 * p for s, p in zip(g.size[1:], g.pad[1:]))), gcols.dtype
-    )
-    cols = gcols.reshape(g.c, *g.k, nc, *c.out)
-    nd = len(g.k)
-    order = (1, 0, *range(2, nd + 2))  # (c, nc, *out) -> (nc, c, *out)
-    first = c.r0 * g.d[0] - c.lo  # where the chunk's first window starts in buf
+    buf = _scratch("fold", (g.c, nc, *c.window[2:]), gcols.dtype, c.slack, zero=True)
+    view = _window_view(buf, g, c, 1)  # (C, *k, nc, *out), writable: offsets never overlap
+    cols = gcols.reshape(view.shape)
     for offs in itertools.product(*(range(k) for k in g.k)):
-        starts = (first + offs[0] * g.dil[0], *(o * dl for o, dl in zip(offs[1:], g.dil[1:])))
-        dst = tuple(slice(s, s + d * (n - 1) + 1, d) for s, d, n in zip(starts, g.d, c.out))
-        buf[(slice(None), slice(None), *dst)] += cols[(slice(None), *offs)].transpose(order)
+        at = (slice(None), *offs)
+        np.add(view[at], cols[at], out=view[at])
     return buf
 
 
 def _store_input_grad(gi, buf, g: Unfold, c: _Chunk, lock):
-    """Crop the padding off a folded window and put it in gradInput: whole images are
-    disjoint (assign); bands of one image overlap at their edges (add, under a lock)."""
-    pads = g.pad
-    a, b = max(c.lo - pads[0], 0), min(c.hi - pads[0], g.size[0])
-    src = buf[
-        (
-            slice(None),
-            slice(None),
-            slice(a + pads[0] - c.lo, b + pads[0] - c.lo),
-            *(slice(p, p + s) for s, p in zip(g.size[1:], pads[1:])),
-        )
-    ]
+    """Crop the padding off a folded window ``(C, nc, ..)`` and put it in gradInput: whole
+    images are disjoint (assign); bands of one image overlap at their edges (add, under a
+    lock)."""
+    a, b, rows = _rows_inside(g, c)
+    inner = (slice(p, p + s) for s, p in zip(g.size[1:], g.pad[1:]))
+    src = buf[(slice(None), slice(None), rows, *inner)].swapaxes(0, 1)
     if c.whole:
         gi[c.n0 : c.n1] = src
     else:
@@ -170,7 +215,8 @@ def conv_forward(x, weight2d, bias, g: Unfold):
 
     def run(part):
         for c in part:
-            res = (w @ _unfold(x, g, c)).reshape(o, c.n1 - c.n0, *c.out)
+            res = np.matmul(w, _unfold(x, g, c), out=_scratch("res", (o, c.m), x.dtype))
+            res = res.reshape(o, c.n1 - c.n0, *c.out)[..., : g.out[-1]]
             dst = out[c.n0 : c.n1, :, c.r0 : c.r1].transpose(1, 0, *range(2, 2 + len(g.out)))
             if b is None:
                 dst[...] = res
@@ -200,17 +246,24 @@ def conv_backward(x, gradOutput, weight2d, g: Unfold, need_input=True, need_weig
         gw = gb = None
         for c in part:
             go = gradOutput[c.n0 : c.n1, :, c.r0 : c.r1]
-            goT = np.empty((o, c.n1 - c.n0, *c.out), go.dtype)
-            np.copyto(goT, go.transpose(1, 0, *range(2, 2 + nd)))  # (O, m): for both GEMMs
+            # gradOutput's chunk as (O, m), for both GEMMs; zero in wide rows' extra columns
+            goT = _scratch("goT", (o, c.n1 - c.n0, *c.out), go.dtype)
+            if c.wide:
+                goT[..., g.out[-1] :] = 0
+            np.copyto(goT[..., : g.out[-1]], go.transpose(1, 0, *range(2, 2 + nd)))
             goT = goT.reshape(o, c.m)
             if need_weight:
-                part_gw = goT @ _unfold(x, g, c).T  # one GEMM, K = m
-                gw = part_gw if gw is None else gw.__iadd__(part_gw)
-                if bias:
-                    s = goT.sum(axis=1)
-                    gb = s if gb is None else gb.__iadd__(s)
+                cols = _unfold(x, g, c)
+                if gw is None:  # this thread's partial sums
+                    gw = goT @ cols.T  # one GEMM, K = m
+                    gb = goT.sum(axis=1) if bias else None
+                else:
+                    gw += np.matmul(goT, cols.T, out=_scratch("gw", gw.shape, gw.dtype))
+                    if bias:
+                        gb += goT.sum(axis=1)
             if need_input:
-                _store_input_grad(gi, _fold(w.T @ goT, g, c), g, c, lock)
+                gcols = np.matmul(w.T, goT, out=_scratch("gcols", (g.rows, c.m), goT.dtype))
+                _store_input_grad(gi, _fold(gcols, g, c), g, c, lock)
         return gw, gb
 
     parts = [p for p in _split(chunks, nt) if p]
