@@ -98,12 +98,13 @@ def maxpool_nd_backward(gradOutput, arg, input_shape, ks, ds, pads, dils):
     full = _padded_sizes(sizes, ks, ds, pads, dils, outs)
     g = xp.zeros(tuple(input_shape[:2]) + full, gradOutput.dtype)
     overlap = any((k - 1) * dl + 1 > d for k, d, dl in zip(ks, ds, dils))
+    routed = xp.empty_like(gradOutput) if overlap else None  # one buffer for every offset
     for k, sl in _window_slices_nd(ks, ds, dils, outs):
-        routed = gradOutput * (arg == k)
         if overlap:
+            xp.multiply(gradOutput, arg == k, out=routed)
             g[sl] += routed
-        else:
-            g[sl] = routed
+        else:  # disjoint windows: written straight into place
+            xp.multiply(gradOutput, arg == k, out=g[sl])
     if full == sizes and not any(pads):
         return g
     crop = tuple(slice(p, p + s) for p, s in zip(pads, sizes))
