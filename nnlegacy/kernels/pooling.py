@@ -79,14 +79,19 @@ def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode):
     windows = list(_window_slices_nd(ks, ds, dils, outs))
     out = xpad[windows[0][1]].copy()
     arg = xp.zeros(out.shape, np.uint8 if math.prod(ks) < 256 else np.int32)
+    # as THNN a NaN always wins (``val > max || isnan(val)``), so the index points at the
+    # last NaN; one sum tells whether the input has any (then each pass tests for it)
+    nan = bool(xp.isnan(x.sum()))
+    better = xp.empty(out.shape, np.bool_)
     for k, sl in windows[1:]:  # one strided pass per kernel offset, no loop over pixels
         s = xpad[sl]
-        # strict >: the first maximum wins, as THNN; and as THNN a NaN always wins
-        # (``val > max || isnan(val)``), so the index points at the last NaN
-        better = ((s > out) | (s != s)).view(np.uint8)
+        xp.greater(s, out, out=better)  # strict >: the first maximum wins, as THNN
+        if nan:
+            better |= s != s
         xp.maximum(out, s, out=out)
-        arg -= arg * better  # arithmetic on 0/1 masks: far faster than where/copyto
-        arg += better * arg.dtype.type(k)
+        # arg = k where better: offsets come in increasing k and arg < k so far, so this
+        # is max(arg, better * k); arithmetic on the 0/1 mask, far faster than where/copyto
+        xp.maximum(arg, better.view(np.uint8) * arg.dtype.type(k), out=arg)
     return out, arg
 
 
