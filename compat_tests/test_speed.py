@@ -155,3 +155,16 @@ def test_thread_helpers():
         a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
         np.testing.assert_allclose(threads.matmul(a, b), a @ b, rtol=1e-12)
         np.testing.assert_allclose(threads.matmul(b.T, a.T), b.T @ a.T, rtol=1e-12)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_pool_works_in_a_forked_child():
+    import os
+
+    threads.parallel_for(lambda i: i, 2)  # the parent's pool exists
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's pool threads are gone; a fresh pool serves
+        ok = threads.parallel_for(lambda i: i + 1, 3) == [1, 2, 3]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0

@@ -105,6 +105,17 @@ def single_blas():
                         lib.set_num_threads(n)
 
 
+def _after_fork_in_child():
+    """A forked child (multiprocessing's fork, a data loader) has none of the parent's
+    pool threads: start afresh rather than wait on them."""
+    global _pool, _lock, _depth
+    _pool, _lock, _depth = None, threading.Lock(), 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _get_pool():
     global _pool
     with _lock:
