@@ -80,20 +80,25 @@ class _Chunk:
         self.slack = (g.k[-1] - 1) * g.dil[-1] + last if wide else 0
 
 
-def _chunks(g: Unfold, itemsize: int, nthreads: int):
+def _chunks(g: Unfold, itemsize: int, nthreads: int, nout: int):
     """Cut the batch into chunks: several whole images when one image's columns fit in
-    CHUNK_BYTES, else bands of output rows of one image."""
+    the budget, else bands of output rows of one image.
+
+    The budget for a chunk's columns is CHUNK_BYTES, or the weight matrix's size where
+    that is larger: each chunk's products stream the weights and add a weight-sized
+    partial gradient, so late layers (big weights, small maps) take bigger chunks."""
+    budget = max(CHUNK_BYTES, nout * g.rows * itemsize)
     wide = _wide(g)
     rest = math.prod(g.out[1:]) * ((g.size[-1] + 2 * g.pad[-1]) / g.out[-1] if wide else 1)
-    per_image = g.rows * g.out[0] * rest * itemsize
-    if per_image <= CHUNK_BYTES or g.out[0] == 1:
-        imgs = max(int(CHUNK_BYTES // per_image), -(-MIN_COLUMNS // g.positions), 1)
+    per_row = g.rows * rest * itemsize  # columns of one output row of one image, in bytes
+    band = max(int(budget // per_row), int(-(-MIN_COLUMNS // rest)), 1)
+    if band >= g.out[0]:  # whole images
+        imgs = max(int(budget // (per_row * g.out[0])), -(-MIN_COLUMNS // g.positions), 1)
         imgs = min(imgs, -(-g.n // nthreads))  # at least one chunk per thread if possible
         return [
             _Chunk(g, n0, min(n0 + imgs, g.n), 0, g.out[0], True, wide)
             for n0 in range(0, g.n, imgs)
         ]
-    band = max(int(CHUNK_BYTES // (g.rows * rest * itemsize)), int(-(-MIN_COLUMNS // rest)), 1)
     return [
         _Chunk(g, n, n + 1, r0, min(r0 + band, g.out[0]), False, wide)
         for n in range(g.n)
@@ -211,7 +216,7 @@ def conv_forward(x, weight2d, bias, g: Unfold):
     w = np.ascontiguousarray(weight2d)
     b = None if bias is None else bias.reshape(o, 1, *(1,) * len(g.out))
     nt = threads.get_num_threads()
-    chunks = _chunks(g, x.itemsize, nt)
+    chunks = _chunks(g, x.itemsize, nt, o)
 
     def run(part):
         for c in part:
@@ -237,7 +242,7 @@ def conv_backward(x, gradOutput, weight2d, g: Unfold, need_input=True, need_weig
     gi = None
     lock = threading.Lock()
     nt = threads.get_num_threads()
-    chunks = _chunks(g, x.itemsize, nt)
+    chunks = _chunks(g, x.itemsize, nt, o)
     if need_input:
         whole = all(c.whole for c in chunks)
         gi = (np.empty if whole else np.zeros)((g.n, g.c, *g.size), gradOutput.dtype)
