@@ -168,3 +168,17 @@ def test_pool_works_in_a_forked_child():
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_update_in_blocks_is_bitwise_the_same(dtype):
+    """optim.sgd's ``y += a * x`` through a cache-sized temporary gives the same bits."""
+    from nnlegacy import optim
+
+    rng = np.random.default_rng(0)
+    n = optim._AXPY_BLOCK * 2 + 17
+    x, y = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    want = y.copy()
+    want -= 0.01 * x
+    optim._axpy(y, -0.01, x)
+    np.testing.assert_array_equal(y, want)

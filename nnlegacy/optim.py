@@ -9,7 +9,32 @@ the gradient array in place, as Lua does.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .backend import get_array_module
+
+_AXPY_BLOCK = 1 << 18  # elements per block: a cache-sized temporary
+
+
+def _axpy(y, a, x):
+    """``y += a * x`` in place, as NumPy's ``y += a * x`` computes it (the same two
+    roundings), but through a cache-sized temporary: the whole-array temporary of a big
+    net's flat parameters (553 MB for VGG-16) costs a page fault per 4 KiB at every
+    step and raises the peak memory by its size."""
+    if (
+        get_array_module(y) is not np
+        or y.size <= _AXPY_BLOCK
+        or not (y.flags.c_contiguous and x.flags.c_contiguous and y.shape == x.shape)
+    ):
+        y += a * x
+        return y
+    yf, xf = y.reshape(-1), x.reshape(-1)
+    tmp = np.empty(_AXPY_BLOCK, np.result_type(x, a))
+    for i in range(0, yf.size, _AXPY_BLOCK):  # blocks of the flat parameters, not pixels
+        t = tmp[: min(_AXPY_BLOCK, yf.size - i)]
+        np.multiply(xf[i : i + t.size], a, out=t)
+        yf[i : i + t.size] += t
+    return y
 
 
 def _setup(config, state):
@@ -40,7 +65,7 @@ def sgd(opfunc, x, config=None, state=None):
 
     fx, dfdx = opfunc(x)
     if wd != 0:
-        dfdx += wd * x
+        _axpy(dfdx, wd, x)
     elif wds is not None:
         state["decayParameters"] = wds * x
         dfdx += state["decayParameters"]
@@ -50,9 +75,9 @@ def sgd(opfunc, x, config=None, state=None):
         else:
             buf = state["dfdx"]
             buf *= mom
-            buf += (1 - damp) * dfdx
+            _axpy(buf, 1 - damp, dfdx)
         if nesterov:
-            dfdx += mom * state["dfdx"]
+            _axpy(dfdx, mom, state["dfdx"])
         else:
             dfdx = state["dfdx"]
     clr = lr / (1 + n * lrd)
@@ -60,7 +85,7 @@ def sgd(opfunc, x, config=None, state=None):
         state["deltaParameters"] = lrs * dfdx
         x -= clr * state["deltaParameters"]
     else:
-        x -= clr * dfdx
+        _axpy(x, -clr, dfdx)
     state["evalCounter"] += 1
     return x, [fx]
 
