@@ -182,3 +182,17 @@ def test_sgd_update_in_blocks_is_bitwise_the_same(dtype):
     want -= 0.01 * x
     optim._axpy(y, -0.01, x)
     np.testing.assert_array_equal(y, want)
+
+
+@pytest.mark.parametrize("scale", [1, 0.5])
+def test_matmul_acc_equals_the_whole_product(scale, monkeypatch):
+    monkeypatch.setattr(threads, "ACC_BLOCK_BYTES", 512)  # many blocks
+    monkeypatch.setattr(threads, "PARALLEL_FLOPS", 0)  # on the pool
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((8, 37)).T, rng.standard_normal((8, 29))
+    acc = rng.standard_normal((37, 29))
+    want = acc.copy()
+    g = a @ b
+    want += g * scale if scale != 1 else g
+    # BLAS may sum a block's products in another order: equal to rounding, not bitwise
+    np.testing.assert_allclose(threads.matmul_acc(acc, a, b, scale), want, rtol=1e-13)

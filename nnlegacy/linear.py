@@ -83,16 +83,13 @@ class Linear(_WeightBias, Module):
         xp = B.get_array_module(input)
         if input.ndim == 1:
             gw = xp.outer(gradOutput, input)
+            self.gradWeight += gw * scale if scale != 1 else gw
             gb = gradOutput
-        else:
-            gw = threads.matmul(gradOutput.T, input)
+        else:  # accumulated by blocks on nnlegacy's threads: no weight-sized temporary
+            threads.matmul_acc(self.gradWeight, gradOutput.T, input, scale)
             gb = gradOutput.sum(axis=0)
-        if scale != 1:
-            gw = gw * scale
-            gb = gb * scale
-        self.gradWeight += gw
         if self.bias is not None:
-            self.gradBias += gb
+            self.gradBias += gb * scale if scale != 1 else gb
 
     def sharedAccUpdateGradParameters(self, input, gradOutput, lr):
         # Linear.lua: the default path works for shared modules too
