@@ -196,3 +196,24 @@ def test_matmul_acc_equals_the_whole_product(scale, monkeypatch):
     want += g * scale if scale != 1 else g
     # BLAS may sum a block's products in another order: equal to rounding, not bitwise
     np.testing.assert_allclose(threads.matmul_acc(acc, a, b, scale), want, rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "shape,ks", [((2, 3, 9, 8), (2, 2)), ((2, 3, 16, 16), (16, 16)), ((1, 2, 5, 6, 7), (2, 3, 2))]
+)
+def test_tiled_average_pooling_equals_the_window_loop(shape, ks, monkeypatch):
+    """Windows tiling the input (dropped edge rows included) summed as one reduction."""
+    from nnlegacy.kernels import pooling as P
+
+    rng = np.random.default_rng(0)
+    x, zeros = rng.standard_normal(shape), (0,) * len(ks)
+    fast = P.avgpool_nd_forward(x, ks, ks, zeros, False, True)
+    go = rng.standard_normal(fast.shape)
+    fast_back = P.avgpool_nd_backward(go, shape, ks, ks, zeros, True)
+    monkeypatch.setattr(P, "_tiled", lambda *a: False)
+    np.testing.assert_allclose(
+        fast, P.avgpool_nd_forward(x, ks, ks, zeros, False, True), rtol=1e-13
+    )
+    np.testing.assert_allclose(
+        fast_back, P.avgpool_nd_backward(go, shape, ks, ks, zeros, True), rtol=1e-13
+    )
