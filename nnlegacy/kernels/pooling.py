@@ -202,8 +202,11 @@ def avgpool2d_divisor(xp, dtype, h, w, kH, kW, dH, dW, padH, padW, oH, oW, inclu
 
 def _tiled(sizes, ks, ds, pads, outs):
     """Whether the windows tile the input without gaps, overlap or padding (stride ==
-    kernel, no padding, every window inside): global and 2x2/2 pooling."""
-    return not any(pads) and all(d == k and o * k <= s for s, k, d, o in zip(sizes, ks, ds, outs))
+    kernel, or a single window, along every axis; no padding; every window inside): global
+    pooling (ResNet's 7x7 average) and 2x2/2 pooling."""
+    return not any(pads) and all(
+        (d == k or o == 1) and o * k <= s for s, k, d, o in zip(sizes, ks, ds, outs)
+    )
 
 
 def _tiled_shape(lead, ks, outs):
