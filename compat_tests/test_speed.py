@@ -199,21 +199,26 @@ def test_matmul_acc_equals_the_whole_product(scale, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "shape,ks", [((2, 3, 9, 8), (2, 2)), ((2, 3, 16, 16), (16, 16)), ((1, 2, 5, 6, 7), (2, 3, 2))]
+    "shape,ks,ds",
+    [
+        ((2, 3, 9, 8), (2, 2), (2, 2)),
+        ((2, 3, 16, 16), (16, 16), (16, 16)),
+        ((2, 3, 7, 7), (7, 7), (1, 1)),  # ResNet's global 7x7 average, stride 1
+        ((1, 2, 5, 6, 7), (2, 3, 2), (2, 3, 2)),
+    ],
 )
-def test_tiled_average_pooling_equals_the_window_loop(shape, ks, monkeypatch):
+def test_tiled_average_pooling_equals_the_window_loop(shape, ks, ds, monkeypatch):
     """Windows tiling the input (dropped edge rows included) summed as one reduction."""
     from nnlegacy.kernels import pooling as P
 
     rng = np.random.default_rng(0)
     x, zeros = rng.standard_normal(shape), (0,) * len(ks)
-    fast = P.avgpool_nd_forward(x, ks, ks, zeros, False, True)
+    assert P._tiled(shape[2:], ks, ds, zeros, [s // k for s, k in zip(shape[2:], ks)])
+    fast = P.avgpool_nd_forward(x, ks, ds, zeros, False, True)
     go = rng.standard_normal(fast.shape)
-    fast_back = P.avgpool_nd_backward(go, shape, ks, ks, zeros, True)
+    fast_back = P.avgpool_nd_backward(go, shape, ks, ds, zeros, True)
     monkeypatch.setattr(P, "_tiled", lambda *a: False)
-    np.testing.assert_allclose(
-        fast, P.avgpool_nd_forward(x, ks, ks, zeros, False, True), rtol=1e-13
-    )
-    np.testing.assert_allclose(
-        fast_back, P.avgpool_nd_backward(go, shape, ks, ks, zeros, True), rtol=1e-13
-    )
+    slow = P.avgpool_nd_forward(x, ks, ds, zeros, False, True)
+    np.testing.assert_allclose(fast, slow, rtol=1e-13)
+    slow_back = P.avgpool_nd_backward(go, shape, ks, ds, zeros, True)
+    np.testing.assert_allclose(fast_back, slow_back, rtol=1e-13)
