@@ -41,3 +41,18 @@ def test_translation_computes_the_same(name, build, shape):
     with torch.no_grad():
         theirs = tnet(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)
+
+
+def test_dilated_bench_net_translates():
+    """bench's dilated-convolution net (rates 1, 2, 4) has a faithful PyTorch twin."""
+    from nnlegacy.cli import bench
+
+    net = bench.build("dilated").evaluate()
+    dil = net.findModules("nn.SpatialDilatedConvolution")
+    assert [m.dilationW for m in dil] == [1, 2, 4]
+    tnet = torchnet.translate(net).double().eval()
+    x = np.random.default_rng(0).standard_normal((2, *bench.NETS["dilated"][2]))
+    ours = net.forward(x)
+    with torch.no_grad():
+        theirs = tnet(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)

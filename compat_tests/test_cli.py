@@ -117,10 +117,9 @@ def test_memory_split_activations_gradients_workspace():
     nn.setdefaulttensortype("torch.DoubleTensor")
     outputs = [1024, 4704, 4704, 1176, 1600, 1600, 400, 120, 120, 84, 84, 10, 10]
     assert s.activation_bytes == s.forward_bytes == 4 * sum(outputs)  # ReLU's are not in place
-    # im2col columns of C1 and C3: (kH*kW*nInputPlane) x output positions; C5's (5x5 over
-    # 5x5) is a view of S4's output, an activation already counted
-    im2col = 4 * (25 * 1 * 28 * 28 + 25 * 6 * 10 * 10)
-    assert im2col <= s.workspace_bytes <= im2col + 4 * (1176 + 400)  # + pooling's argmax
+    # the CPU convolutions unfold in cache-sized chunks and keep no im2col columns between
+    # forward and backward: what is left is the pooling's argmax (at most one per output)
+    assert 0 < s.workspace_bytes <= 4 * (1176 + 400)
     assert 0.9 < s.gradient_bytes / s.activation_bytes < 1.1  # the lecture's "~2x for bwd"
     assert s.forward_backward_bytes == s.activation_bytes + s.gradient_bytes + s.workspace_bytes
     assert s.parameter_bytes == 4 * 61706

@@ -54,13 +54,22 @@ class Threshold(Module):
         self._check_input(input)
         self._validate()
         xp = get_array_module(input)
-        if self.inplace:
-            input[input <= self.threshold] = self.val
+        th, val = self.threshold, self.val
+        if xp is np and val == th:
+            # one pass, no boolean mask (ReLU is Threshold(0, 0)): ``x <= th ? th : x``.
+            # As THNN, a NaN stays NaN in place (maximum propagates it) and becomes
+            # ``val`` otherwise (fmax ignores it).
+            if self.inplace:
+                self.output = np.maximum(input, input.dtype.type(th), out=input)
+            else:
+                self.output = np.fmax(input, input.dtype.type(th))
+        elif self.inplace:
+            input[input <= th] = val
             self.output = input
-        elif self.val == 0:
-            self.output = input * (input > self.threshold)
+        elif val == 0:
+            self.output = input * (input > th)
         else:
-            self.output = xp.where(input > self.threshold, input, input.dtype.type(self.val))
+            self.output = xp.where(input > th, input, input.dtype.type(val))
         return self.output
 
     def updateGradInput(self, input, gradOutput):
@@ -71,11 +80,26 @@ class Threshold(Module):
                 input, gradOutput, self.threshold, self.inplace
             )
             return self.gradInput
-        if self.inplace:
-            gradOutput[input <= self.threshold] = 0
+        th = self.threshold
+        if get_array_module(input) is np and input.dtype.kind == "f":
+            # THNN zeroes the gradient where ``input <= th`` (in place) or where not
+            # ``input > th`` (they differ on NaN input). Zeroed exactly, as THNN, by
+            # and-ing the bits with a mask of all ones or zeros: three streaming passes,
+            # where a boolean-mask assignment (``g[mask] = 0``) gathers and is ~10x slower.
+            ints = np.dtype(f"i{gradOutput.itemsize}")
+            if self.inplace:
+                keep = np.subtract(np.less_equal(input, th).view(np.int8), 1, dtype=ints)
+                out = gradOutput
+            else:
+                keep = np.negative(np.greater(input, th).view(np.int8), dtype=ints)
+                out = np.empty_like(gradOutput)
+            np.bitwise_and(gradOutput.view(ints), keep, out=out.view(ints))
+            self.gradInput = out
+        elif self.inplace:
+            gradOutput[input <= th] = 0
             self.gradInput = gradOutput
         else:
-            self.gradInput = gradOutput * (input > self.threshold)
+            self.gradInput = gradOutput * (input > th)
         return self.gradInput
 
 

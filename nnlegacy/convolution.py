@@ -1,15 +1,18 @@
 """SpatialConvolution, SpatialConvolutionMM (spec sections 2.2, 2.3), SpatialDilatedConvolution
 and SpatialFullConvolution, with the rank-free bases the temporal and volumetric modules
-share: a convolution is one unfold + one GEMM over the batch, a full (transposed)
-convolution one GEMM + one fold (``kernels/unfold.py``).
+share: a convolution is unfold + GEMM (in cache-sized chunks on the CPU,
+``kernels/conv_cpu.py``; over the whole batch on the GPU), a full (transposed) convolution
+one GEMM + one fold (``kernels/unfold.py``).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from . import backend as B
-from .kernels import conv as K
+from .kernels import conv_cpu as KC
 from .kernels import unfold as KU
 from .module import Module, _size_desc, _WeightBias
 
@@ -74,7 +77,96 @@ def _check_kernel_stride(kW, kH, dW, dH):
         raise ValueError(f"stride should be greater than zero, but got dH: {dH} dW: {dW}")
 
 
-class SpatialConvolution(_WeightBias, Module):
+class _UnfoldConvolution:
+    """The convolution of any rank as unfold + GEMM, for modules with ``_dims()``, ``_nd``,
+    ``nOutputPlane``, ``weight``, ``bias`` and a ``_check(input)`` that validates the input
+    and returns it as a batch.
+
+    On the CPU the work is done in cache-sized chunks of the batch on nnlegacy's threads
+    (``kernels/conv_cpu.py``): the columns are not kept (``finput`` stays empty), and
+    ``backward`` makes one pass that gives the input and the parameter gradients. On the
+    GPU the whole batch is unfolded at once into ``finput``, one GEMM over the batch.
+    """
+
+    _nd = 2
+
+    def _unfold(self, x):
+        return KU.Unfold(x.shape, *self._dims())
+
+    def _w2d(self):
+        return self.weight.reshape(self.nOutputPlane, -1)
+
+    def updateOutput(self, input):
+        x = self._check(input)
+        g = self._unfold(x)
+        if B.get_array_module(x) is np:
+            out = KC.conv_forward(x, self._w2d(), self.bias, g)
+        else:
+            out, self.finput = KU.conv_forward(x, self._w2d(), self.bias, g)
+        self.output = out if input.ndim == x.ndim else out[0]
+        return self.output
+
+    def _batch_grad(self, input, gradOutput):
+        x = self._check(input)
+        g = self._unfold(x)
+        lead = input.shape[: input.ndim - self._nd - 1]
+        self._check_grad(gradOutput, lead + (self.nOutputPlane, *g.out))
+        return x, g, gradOutput if gradOutput.ndim == x.ndim else gradOutput[None]
+
+    def _cpu_backward(self, input, gradOutput, need_input, need_weight, scale):
+        """The CPU pass: gradInput and/or the parameter gradients (accumulated)."""
+        x, g, go = self._batch_grad(input, gradOutput)
+        with_bias = need_weight and self.bias is not None
+        gi, gw, gb = KC.conv_backward(x, go, self._w2d(), g, need_input, need_weight, with_bias)
+        if need_input:
+            self.gradInput = gi if input.ndim == x.ndim else gi[0]
+        if need_weight:
+            self.gradWeight += (gw * scale if scale != 1 else gw).reshape(self.gradWeight.shape)
+            if with_bias:
+                self.gradBias += gb * scale if scale != 1 else gb
+
+    def backward(self, input, gradOutput, scale=1):
+        if B.get_array_module(input) is not np:
+            return super().backward(input, gradOutput, scale)
+        self._cpu_backward(input, gradOutput, self.gradInput is not None, True, scale)
+        return self.gradInput
+
+    def updateGradInput(self, input, gradOutput):
+        if self.gradInput is None:
+            return None
+        if B.get_array_module(input) is np:
+            self._cpu_backward(input, gradOutput, True, False, 1)
+            return self.gradInput
+        x, g, go = self._batch_grad(input, gradOutput)
+        gi = KU.conv_backward_input(go, self._w2d(), g)
+        self.gradInput = gi if input.ndim == x.ndim else gi[0]
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1):
+        if B.get_array_module(input) is np:
+            self._cpu_backward(input, gradOutput, False, True, scale)
+            return
+        x, g, go = self._batch_grad(input, gradOutput)
+        cols = self.finput
+        if not B.is_array(cols) or cols.shape != g.cols_shape:
+            cols = KU.unfold(x, g)  # forward was not called on this input (or buffers cleared)
+        gw, gb = KU.conv_weight_grads(go, cols, g, self.bias is not None)
+        self.gradWeight += (gw * scale if scale != 1 else gw).reshape(self.gradWeight.shape)
+        if self.bias is not None:
+            self.gradBias += gb * scale if scale != 1 else gb
+
+    def type(self, type=None, tensorCache=None):  # noqa: A002
+        if type is not None:
+            self.finput = self._zeros(0)
+            self.fgradInput = self._zeros(0)
+        return super().type(type, tensorCache)
+
+    def clearState(self):
+        self._clear("finput", "fgradInput", "_input", "_gradOutput")
+        return super().clearState()
+
+
+class SpatialConvolution(_UnfoldConvolution, _WeightBias, Module):
     """2-D convolution over an image of ``nInputPlane`` planes.
 
     ``nn.SpatialConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=padW)``.
@@ -129,8 +221,8 @@ class SpatialConvolution(_WeightBias, Module):
     def _output_hw(self, h, w):
         padH, padW = self._pads()
         return (
-            K.conv_output_size(h, self.kH, self.dH, padH),
-            K.conv_output_size(w, self.kW, self.dW, padW),
+            KU.conv_output_size(h, self.kH, self.dH, padH),
+            KU.conv_output_size(w, self.kW, self.dW, padW),
         )
 
     def _check(self, input):
@@ -145,62 +237,6 @@ class SpatialConvolution(_WeightBias, Module):
                 f"({self.nOutputPlane} x {oH} x {oW}). Output size is too small"
             )
         return input if input.ndim == 4 else input[None]
-
-    def _w2d(self, w):
-        return w.reshape(self.nOutputPlane, -1)
-
-    def updateOutput(self, input):
-        x = self._check(input)
-        padH, padW = self._pads()
-        out, self.finput, self._geometry = K.conv2d_forward(
-            x, self._w2d(self.weight), self.bias, self.kH, self.kW, self.dH, self.dW, padH, padW
-        )
-        self.output = out if input.ndim == 4 else out[0]
-        return self.output
-
-    def _check_grad_output(self, input, gradOutput):
-        oH, oW = self._output_hw(*input.shape[-2:])
-        self._check_grad(gradOutput, input.shape[:-3] + (self.nOutputPlane, oH, oW))
-        return gradOutput if gradOutput.ndim == 4 else gradOutput[None]
-
-    def updateGradInput(self, input, gradOutput):
-        if self.gradInput is None:
-            return None
-        x = self._check(input)
-        g = self._check_grad_output(input, gradOutput)
-        gi = K.conv2d_backward_input(g, self._w2d(self.weight), self._geometry_for(x))
-        self.gradInput = gi if input.ndim == 4 else gi[0]
-        return self.gradInput
-
-    def accGradParameters(self, input, gradOutput, scale=1):
-        x = self._check(input)
-        g = self._check_grad_output(input, gradOutput)
-        geo = self._geometry_for(x)
-        cols = self.finput
-        if cols is None or cols.shape != (geo.n, geo.c * geo.kH * geo.kW, geo.positions):
-            cols = K.im2col(x, geo)  # forward was not called on this input (or buffers cleared)
-        gw, gb = K.conv2d_weight_grads(g, cols, geo, self.bias is not None)
-        if scale != 1:
-            gw *= scale
-        self.gradWeight += gw.reshape(self.gradWeight.shape)
-        if self.bias is not None:
-            if scale != 1:
-                gb *= scale
-            self.gradBias += gb
-
-    def _geometry_for(self, x):
-        padH, padW = self._pads()
-        return K.Geometry(x.shape, self.kH, self.kW, self.dH, self.dW, padH, padW)
-
-    def type(self, type=None, tensorCache=None):  # noqa: A002
-        if type is not None:
-            self.finput = self._zeros(0)
-            self.fgradInput = self._zeros(0)
-        return super().type(type, tensorCache)
-
-    def clearState(self):
-        self._clear("finput", "fgradInput", "_input", "_gradOutput", "_geometry")
-        return super().clearState()
 
     def __tostring__(self):
         padH, padW = self._pads()
@@ -222,60 +258,7 @@ class SpatialConvolutionMM(SpatialConvolution):
     _weight_2d = True
 
 
-class _UnfoldConvolution:
-    """The convolution of any rank as one unfold + one GEMM over the whole batch, for
-    modules with ``_dims()``, ``_nd``, ``nOutputPlane``, ``weight``, ``bias`` and a
-    ``_check(input)`` that validates the input and returns it as a batch."""
-
-    _nd = 2
-
-    def _unfold(self, x):
-        return KU.Unfold(x.shape, *self._dims())
-
-    def updateOutput(self, input):
-        x = self._check(input)
-        w = self.weight.reshape(self.nOutputPlane, -1)
-        out, self.finput = KU.conv_forward(x, w, self.bias, self._unfold(x))
-        self.output = out if input.ndim == x.ndim else out[0]
-        return self.output
-
-    def _batch_grad(self, input, gradOutput):
-        x = self._check(input)
-        g = self._unfold(x)
-        lead = input.shape[: input.ndim - self._nd - 1]
-        self._check_grad(gradOutput, lead + (self.nOutputPlane, *g.out))
-        return x, g, gradOutput if gradOutput.ndim == x.ndim else gradOutput[None]
-
-    def updateGradInput(self, input, gradOutput):
-        if self.gradInput is None:
-            return None
-        x, g, go = self._batch_grad(input, gradOutput)
-        gi = KU.conv_backward_input(go, self.weight.reshape(self.nOutputPlane, -1), g)
-        self.gradInput = gi if input.ndim == x.ndim else gi[0]
-        return self.gradInput
-
-    def accGradParameters(self, input, gradOutput, scale=1):
-        x, g, go = self._batch_grad(input, gradOutput)
-        cols = self.finput
-        if not B.is_array(cols) or cols.shape != g.cols_shape:
-            cols = KU.unfold(x, g)  # forward was not called on this input (or buffers cleared)
-        gw, gb = KU.conv_weight_grads(go, cols, g, self.bias is not None)
-        self.gradWeight += (gw * scale if scale != 1 else gw).reshape(self.gradWeight.shape)
-        if self.bias is not None:
-            self.gradBias += gb * scale if scale != 1 else gb
-
-    def type(self, type=None, tensorCache=None):  # noqa: A002
-        if type is not None:
-            self.finput = self._zeros(0)
-            self.fgradInput = self._zeros(0)
-        return super().type(type, tensorCache)
-
-    def clearState(self):
-        self._clear("finput", "fgradInput", "_input", "_gradOutput")
-        return super().clearState()
-
-
-class SpatialDilatedConvolution(_UnfoldConvolution, SpatialConvolution):
+class SpatialDilatedConvolution(SpatialConvolution):
     """SpatialConvolution whose kernel taps are ``dilation`` pixels apart (à trous).
 
     ``nn.SpatialDilatedConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0,

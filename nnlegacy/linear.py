@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from . import backend as B
+from . import threads
 from .containers import ParallelTable, Sequential
 from .lookup import LookupTable, _indices
 from .module import Module, _size_desc, _WeightBias
@@ -62,7 +63,7 @@ class Linear(_WeightBias, Module):
 
     def updateOutput(self, input):
         self._check(input)
-        out = input @ self.weight.T
+        out = threads.matmul(input, self.weight.T)  # CPU: on nnlegacy's threads
         if self.bias is not None:
             out += self.bias
         self.output = out
@@ -73,7 +74,7 @@ class Linear(_WeightBias, Module):
             return None
         self._check(input)
         self._check_grad(gradOutput, input.shape[:-1] + (self.weight.shape[0],))
-        self.gradInput = gradOutput @ self.weight
+        self.gradInput = threads.matmul(gradOutput, self.weight)
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
@@ -82,16 +83,13 @@ class Linear(_WeightBias, Module):
         xp = B.get_array_module(input)
         if input.ndim == 1:
             gw = xp.outer(gradOutput, input)
+            self.gradWeight += gw * scale if scale != 1 else gw
             gb = gradOutput
-        else:
-            gw = gradOutput.T @ input
+        else:  # accumulated by blocks on nnlegacy's threads: no weight-sized temporary
+            threads.matmul_acc(self.gradWeight, gradOutput.T, input, scale)
             gb = gradOutput.sum(axis=0)
-        if scale != 1:
-            gw = gw * scale
-            gb = gb * scale
-        self.gradWeight += gw
         if self.bias is not None:
-            self.gradBias += gb
+            self.gradBias += gb * scale if scale != 1 else gb
 
     def sharedAccUpdateGradParameters(self, input, gradOutput, lr):
         # Linear.lua: the default path works for shared modules too

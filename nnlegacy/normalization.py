@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import backend as B
+from . import threads
 from .kernels import cuda, cuda_norm
 from .module import Module, _size_desc
 
@@ -21,6 +22,13 @@ def _channel_window_sum(a, size, axis):
     hi = xp.minimum(idx + half + 1, c)
     lo = xp.maximum(idx - half, 0)
     return xp.take(cs, hi, axis=axis) - xp.take(cs, lo, axis=axis)
+
+
+def _channel_dot(a, b):
+    """Per channel ``sum(a * b)`` of two ``(N, C, L)`` arrays: N*C dot products by one
+    batched matmul, which reads both once and writes no product array."""
+    with threads.single_blas():
+        return (a[:, :, None, :] @ b[:, :, :, None]).sum(axis=(0, 2, 3))
 
 
 class SpatialCrossMapLRN(Module):
@@ -159,6 +167,9 @@ class BatchNormalization(Module):
         return arrays[0].size > 0 and cuda_norm.batchnorm_usable(*arrays, *vectors)
 
     def updateOutput(self, input):
+        # Few full passes over the data (each a NumPy/CuPy call): the mean; the centred
+        # input, which becomes the output buffer; the channel sums of its squares (a
+        # batched dot, no squared temporary); then scale and shift in place.
         x, _ = self._as_batch(input)
         xp = B.get_array_module(x)
         if self._kernel_ready(x):  # one kernel on the GPU
@@ -174,8 +185,8 @@ class BatchNormalization(Module):
         if self._uses_batch_stats(x):
             n = x.shape[0] * x.shape[2]
             mean = x.mean(axis=(0, 2))
-            centred = x - mean[None, :, None]
-            sum2 = (centred * centred).sum(axis=(0, 2))
+            y = x - mean[None, :, None]
+            sum2 = _channel_dot(y, y)
             invstd = xp.where((sum2 == 0) & (self.eps == 0), 0, 1 / xp.sqrt(sum2 / n + self.eps))
             m = self.momentum
             self.running_mean *= 1 - m
@@ -186,10 +197,11 @@ class BatchNormalization(Module):
         else:
             mean = self.running_mean
             invstd = 1 / xp.sqrt(self.running_var + self.eps)
-            centred = x - mean[None, :, None]
-        y = centred * invstd[None, :, None]
+            y = x - mean[None, :, None]
+        scale = invstd * self.weight if self.weight is not None else invstd
+        y *= scale.astype(x.dtype)[None, :, None]
         if self.weight is not None:
-            y = y * self.weight[None, :, None] + self.bias[None, :, None]
+            y += self.bias[None, :, None]
         self.output = y.reshape(input.shape)
         return self.output
 
@@ -228,40 +240,60 @@ class BatchNormalization(Module):
             self.gradInput = gi.reshape(input.shape)
         return True
 
-    def backward(self, input, gradOutput, scale=1):
-        if self._kernel_backward(input, gradOutput, True, True, scale):
-            return self.gradInput
-        return super().backward(input, gradOutput, scale)
-
-    def updateGradInput(self, input, gradOutput):
-        if self._kernel_backward(input, gradOutput, True, False):
-            return self.gradInput
+    def _grad_parts(self, input, gradOutput):
+        """What both gradients need: the centred input (a fresh buffer the input gradient
+        may reuse), and per channel ``sum(centred * g)`` and ``sum(g)``."""
         x, _ = self._as_batch(input)
         self._check_grad(gradOutput, input.shape)
         g = gradOutput.reshape(x.shape)
         mean, invstd, batch = self._stats(x)
-        w = self.weight[None, :, None] if self.weight is not None else 1
-        if batch:
-            n = x.shape[0] * x.shape[2]
-            centred = x - mean[None, :, None]
-            dotp = (centred * g).sum(axis=(0, 2))
-            k = (dotp * invstd * invstd / n)[None, :, None]
-            gi = (g - g.mean(axis=(0, 2))[None, :, None] - centred * k) * invstd[None, :, None] * w
-        else:
-            gi = g * invstd[None, :, None] * w
+        centred = x - mean[None, :, None]
+        return g, centred, _channel_dot(centred, g), g.sum(axis=(0, 2)), invstd, batch
+
+    def _grad_input(self, g, centred, dotp, sum_g, invstd, batch):
+        """``(g - mean(g) - centred * dotp * invstd^2 / n) * invstd * w`` (batch statistics)
+        or ``g * invstd * w``, written into ``centred``'s buffer: four passes."""
+        a = invstd * self.weight if self.weight is not None else invstd
+        a = a.astype(g.dtype)[None, :, None]
+        if not batch:
+            return g * a
+        n = g.shape[0] * g.shape[2]
+        k = (dotp * invstd * invstd / n).astype(g.dtype)[None, :, None]
+        centred *= -k
+        centred -= (sum_g / n).astype(g.dtype)[None, :, None]
+        centred += g
+        centred *= a
+        return centred
+
+    def updateGradInput(self, input, gradOutput):
+        if self._kernel_backward(input, gradOutput, True, False):  # one kernel on the GPU
+            return self.gradInput
+        g, centred, dotp, sum_g, invstd, batch = self._grad_parts(input, gradOutput)
+        gi = self._grad_input(g, centred, dotp, sum_g, invstd, batch)
         self.gradInput = gi.reshape(input.shape)
         return self.gradInput
+
+    def _acc(self, dotp, sum_g, invstd, scale):
+        self.gradWeight += scale * dotp * invstd
+        self.gradBias += scale * sum_g
 
     def accGradParameters(self, input, gradOutput, scale=1):
         if self.weight is None or self._kernel_backward(input, gradOutput, False, True, scale):
             return
-        x, _ = self._as_batch(input)
-        self._check_grad(gradOutput, input.shape)
-        g = gradOutput.reshape(x.shape)
-        mean, invstd, _ = self._stats(x)
-        dotp = ((x - mean[None, :, None]) * g).sum(axis=(0, 2))
-        self.gradWeight += scale * dotp * invstd
-        self.gradBias += scale * g.sum(axis=(0, 2))
+        g, centred, dotp, sum_g, invstd, _ = self._grad_parts(input, gradOutput)
+        self._acc(dotp, sum_g, invstd, scale)
+
+    def backward(self, input, gradOutput, scale=1):
+        """updateGradInput and accGradParameters sharing one set of channel sums (one
+        kernel for both on the GPU)."""
+        if self._kernel_backward(input, gradOutput, True, True, scale):
+            return self.gradInput
+        g, centred, dotp, sum_g, invstd, batch = self._grad_parts(input, gradOutput)
+        if self.weight is not None:
+            self._acc(dotp, sum_g, invstd, scale)
+        gi = self._grad_input(g, centred, dotp, sum_g, invstd, batch)
+        self.gradInput = gi.reshape(input.shape)
+        return self.gradInput
 
     def clearState(self):
         self._clear("save_mean", "save_std", "_input", "_gradOutput")

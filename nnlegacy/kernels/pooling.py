@@ -79,14 +79,19 @@ def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode):
     windows = list(_window_slices_nd(ks, ds, dils, outs))
     out = xpad[windows[0][1]].copy()
     arg = xp.zeros(out.shape, np.uint8 if math.prod(ks) < 256 else np.int32)
+    # as THNN a NaN always wins (``val > max || isnan(val)``), so the index points at the
+    # last NaN; one sum tells whether the input has any (then each pass tests for it)
+    nan = bool(xp.isnan(x.sum()))
+    better = xp.empty(out.shape, np.bool_)
     for k, sl in windows[1:]:  # one strided pass per kernel offset, no loop over pixels
         s = xpad[sl]
-        # strict >: the first maximum wins, as THNN; and as THNN a NaN always wins
-        # (``val > max || isnan(val)``), so the index points at the last NaN
-        better = ((s > out) | (s != s)).view(np.uint8)
+        xp.greater(s, out, out=better)  # strict >: the first maximum wins, as THNN
+        if nan:
+            better |= s != s
         xp.maximum(out, s, out=out)
-        arg -= arg * better  # arithmetic on 0/1 masks: far faster than where/copyto
-        arg += better * arg.dtype.type(k)
+        # arg = k where better: offsets come in increasing k and arg < k so far, so this
+        # is max(arg, better * k); arithmetic on the 0/1 mask, far faster than where/copyto
+        xp.maximum(arg, better.view(np.uint8) * arg.dtype.type(k), out=arg)
     return out, arg
 
 
@@ -98,12 +103,13 @@ def maxpool_nd_backward(gradOutput, arg, input_shape, ks, ds, pads, dils):
     full = _padded_sizes(sizes, ks, ds, pads, dils, outs)
     g = xp.zeros(tuple(input_shape[:2]) + full, gradOutput.dtype)
     overlap = any((k - 1) * dl + 1 > d for k, d, dl in zip(ks, ds, dils))
+    routed = xp.empty_like(gradOutput) if overlap else None  # one buffer for every offset
     for k, sl in _window_slices_nd(ks, ds, dils, outs):
-        routed = gradOutput * (arg == k)
         if overlap:
+            xp.multiply(gradOutput, arg == k, out=routed)
             g[sl] += routed
-        else:
-            g[sl] = routed
+        else:  # disjoint windows: written straight into place
+            xp.multiply(gradOutput, arg == k, out=g[sl])
     if full == sizes and not any(pads):
         return g
     crop = tuple(slice(p, p + s) for p, s in zip(pads, sizes))
@@ -195,6 +201,20 @@ def avgpool2d_divisor(xp, dtype, h, w, kH, kW, dH, dW, padH, padW, oH, oW, inclu
     )
 
 
+def _tiled(sizes, ks, ds, pads, outs):
+    """Whether the windows tile the input without gaps, overlap or padding (stride ==
+    kernel, or a single window, along every axis; no padding; every window inside): global
+    pooling (ResNet's 7x7 average) and 2x2/2 pooling."""
+    return not any(pads) and all(
+        (d == k or o == 1) and o * k <= s for s, k, d, o in zip(sizes, ks, ds, outs)
+    )
+
+
+def _tiled_shape(lead, ks, outs):
+    """(N, C, o1, k1, o2, k2, ..): the windows as axes of their own."""
+    return tuple(lead) + tuple(v for o, k in zip(outs, ks) for v in (o, k))
+
+
 def avgpool_nd_forward(x, ks, ds, pads, ceil_mode, count_include_pad):
     """Mean over each window of the trailing ``len(ks)`` axes of x (N, C, *spatial)."""
     xp = get_array_module(x)
@@ -202,6 +222,14 @@ def avgpool_nd_forward(x, ks, ds, pads, ceil_mode, count_include_pad):
     outs = tuple(
         pool_output_size(s, k, d, p, ceil_mode) for s, k, d, p in zip(x.shape[2:], ks, ds, pads)
     )
+    if _tiled(x.shape[2:], ks, ds, pads, outs):
+        # one reduction over the window axes instead of prod(ks) strided adds (a global
+        # 64x64 average would otherwise be 4096 passes); the divisor is the window size
+        crop = x[(Ellipsis, *(slice(0, o * k) for o, k in zip(outs, ks)))]
+        axes = tuple(3 + 2 * i for i in range(len(ks)))
+        out = crop.reshape(_tiled_shape(x.shape[:2], ks, outs)).sum(axis=axes)
+        out /= x.dtype.type(math.prod(ks))
+        return out
     xpad = _padded_nd(x, ks, ds, pads, ones, outs, 0)
     windows = list(_window_slices_nd(ks, ds, ones, outs))
     out = xpad[windows[0][1]].copy()
@@ -219,6 +247,18 @@ def avgpool_nd_backward(gradOutput, input_shape, ks, ds, pads, include):
     ones = (1,) * len(ks)
     sizes = tuple(input_shape[2:])
     outs = gradOutput.shape[2:]
+    if _tiled(sizes, ks, ds, pads, outs):  # each value / window size, spread over its tile
+        share = gradOutput / gradOutput.dtype.type(math.prod(ks))
+        expand = tuple(s for i in range(len(ks)) for s in (slice(None), None))
+        tiles = xp.broadcast_to(
+            share[(slice(None), slice(None), *expand)],
+            _tiled_shape(gradOutput.shape[:2], ks, outs),
+        ).reshape(tuple(input_shape[:2]) + tuple(o * k for o, k in zip(outs, ks)))
+        if tiles.shape == tuple(input_shape):
+            return xp.ascontiguousarray(tiles)
+        g = xp.zeros(tuple(input_shape), gradOutput.dtype)  # dropped edge rows: no gradient
+        g[(Ellipsis, *(slice(0, o * k) for o, k in zip(outs, ks)))] = tiles
+        return g
     div = avgpool_nd_divisor(xp, gradOutput.dtype, sizes, ks, ds, pads, outs, include)
     full = _padded_sizes(sizes, ks, ds, pads, ones, outs)
     g = xp.zeros(tuple(input_shape[:2]) + full, gradOutput.dtype)

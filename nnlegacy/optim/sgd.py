@@ -10,7 +10,7 @@ the gradient array in place, as Lua does.
 from __future__ import annotations
 
 from ..backend import get_array_module
-from ._util import _axpy, _setup
+from ._util import _axpy, _scaled_add, _setup
 
 
 def sgd(opfunc, x, config=None, state=None):
@@ -35,7 +35,7 @@ def sgd(opfunc, x, config=None, state=None):
 
     fx, dfdx = opfunc(x)
     if wd != 0:
-        dfdx += wd * x
+        _scaled_add(dfdx, wd, x)
     elif wds is not None:
         state["decayParameters"] = wds * x
         dfdx += state["decayParameters"]
@@ -45,9 +45,9 @@ def sgd(opfunc, x, config=None, state=None):
         else:
             buf = state["dfdx"]
             buf *= mom
-            buf += (1 - damp) * dfdx
+            _scaled_add(buf, 1 - damp, dfdx)
         if nesterov:
-            dfdx += mom * state["dfdx"]
+            _scaled_add(dfdx, mom, state["dfdx"])
         else:
             dfdx = state["dfdx"]
     clr = lr / (1 + n * lrd)
@@ -55,7 +55,7 @@ def sgd(opfunc, x, config=None, state=None):
         state["deltaParameters"] = lrs * dfdx
         x -= clr * state["deltaParameters"]
     else:
-        x -= clr * dfdx
+        _scaled_add(x, -clr, dfdx)
     state["evalCounter"] += 1
     return x, [fx]
 

@@ -1,0 +1,224 @@
+"""The CPU speed work (issue 18) computes what it replaced: the chunked, threaded
+convolution against the whole-batch unfold + GEMM, the one-pass ReLU/Threshold against
+THNN's rules (NaN included), BatchNorm's fused backward against its two halves, and the
+shared thread pool's helpers."""
+
+import numpy as np
+import pytest
+
+import nnlegacy as nn
+from nnlegacy import threads
+from nnlegacy.kernels import conv_cpu as KC
+from nnlegacy.kernels import unfold as KU
+
+# (input shape, kernel, stride, pad, dilation): wide and plain rows, bands, 1x1, 3-D
+GEOMETRIES = [
+    ((3, 2, 9, 8), (3, 3), (1, 1), (1, 1), (1, 1)),
+    ((2, 3, 11, 7), (3, 2), (2, 1), (0, 1), (2, 1)),
+    ((4, 2, 6, 6), (1, 1), (1, 1), (0, 0), (1, 1)),
+    ((1, 3, 13, 10), (5, 3), (2, 2), (2, 1), (1, 2)),
+    ((3, 2, 8, 8), (3, 3), (3, 3), (0, 0), (1, 1)),
+    ((2, 2, 10, 9), (3, 3), (1, 1), (4, 4), (4, 4)),
+    ((2, 2, 5, 6, 7), (2, 3, 2), (1, 2, 1), (1, 0, 1), (1, 1, 2)),
+]
+
+
+@pytest.fixture(params=[(1 << 20, 256, 1), (64, 1, 2), (2000, 1, 3)], ids=["one", "bands", "few"])
+def chunking(request, monkeypatch):
+    """Chunk sizes from whole batches down to one output row, on 1-3 threads."""
+    size, cols, nt = request.param
+    monkeypatch.setattr(KC, "CHUNK_BYTES", size)
+    monkeypatch.setattr(KC, "MIN_COLUMNS", cols)
+    before = threads.get_num_threads()
+    threads.set_num_threads(nt)
+    yield
+    threads.set_num_threads(before)
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_chunked_convolution_equals_whole_batch(chunking, geometry):
+    shape, k, d, p, dil = geometry
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape)
+    g = KU.Unfold(shape, k, d, p, dil)
+    w, b = rng.standard_normal((5, g.rows)), rng.standard_normal(5)
+    ref, cols = KU.conv_forward(x, w, b, g)
+    go = rng.standard_normal(ref.shape)
+    gw_ref, gb_ref = KU.conv_weight_grads(go, cols, g)
+    np.testing.assert_allclose(KC.conv_forward(x, w, b, g), ref, rtol=1e-12, atol=1e-12)
+    gi, gw, gb = KC.conv_backward(x, go, w, g)
+    np.testing.assert_allclose(gi, KU.conv_backward_input(go, w, g), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gw, gw_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gb, gb_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_chunked_convolution_keeps_float32():
+    x = np.random.default_rng(0).standard_normal((4, 3, 12, 12)).astype(np.float32)
+    g = KU.Unfold(x.shape, (3, 3), (1, 1), (1, 1))
+    w = np.ones((2, g.rows), np.float32)
+    go = np.ones((4, 2, 12, 12), np.float32)
+    gi, gw, gb = KC.conv_backward(x, go, w, g)
+    assert KC.conv_forward(x, w, None, g).dtype == gi.dtype == gw.dtype == gb.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: nn.SpatialConvolution(3, 4, 3, 3, 1, 1, 1, 1),
+        lambda: nn.SpatialDilatedConvolution(3, 4, 3, 3, 1, 1, 2, 2, 2, 2),
+        lambda: nn.SpatialConvolution(3, 4, 3, 3, 2, 2).noBias(),
+    ],
+)
+def test_convolution_backward_is_its_two_halves(make):
+    rng = np.random.default_rng(1)
+    x, scale = rng.standard_normal((2, 3, 9, 9)), 0.5
+    a, b = make(), make()
+    b.weight[...] = a.weight
+    out = a.forward(x)
+    go = rng.standard_normal(out.shape)
+    a.zeroGradParameters()
+    gi = a.backward(x, go, scale).copy()
+    b.forward(x)
+    b.zeroGradParameters()
+    np.testing.assert_allclose(b.updateGradInput(x, go), gi, rtol=1e-13)
+    b.accGradParameters(x, go, scale)
+    np.testing.assert_allclose(b.gradWeight, a.gradWeight, rtol=1e-13)
+    assert a.finput.size == 0  # the CPU keeps no columns between forward and backward
+
+
+X = np.array([-1.0, 0.0, 2.0, np.nan, -0.5, 0.25])
+G = np.array([np.inf, 1.0, 2.0, 3.0, np.nan, 4.0])
+
+
+@pytest.mark.parametrize("th,val", [(0, 0), (0.5, 0.5), (1, -1), (0.1, 0)])
+@pytest.mark.parametrize("inplace", [False, True])
+def test_threshold_follows_thnn_exactly(th, val, inplace):
+    """THNN: in place, ``x <= th`` becomes val (NaN stays) and its gradient is zeroed;
+    otherwise ``x > th ? x : val`` (a NaN becomes val; the non-zero val == 0 legacy path
+    keeps NaN) and the gradient is kept only where ``x > th``. Zeroed means exactly 0,
+    even for an infinite or NaN gradOutput."""
+    x, g = X.copy(), G.copy()
+    m = nn.Threshold(th, val, inplace)
+    out = m.forward(x).copy()
+    gi = m.backward(x, g).copy()
+    keep_nan = inplace or (val == 0 and th != 0)
+    want = np.where(X > th, X, val)
+    want[3] = np.nan if keep_nan else val
+    np.testing.assert_array_equal(out, want)
+    kept = (out > th) | (np.isnan(out) & inplace) if inplace else X > th
+    np.testing.assert_array_equal(gi, np.where(kept, G, 0))
+    if inplace:
+        assert m.output is x and m.gradInput is g
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_keeps_dtype(dtype):
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(dtype)
+    m = nn.ReLU(True).type("torch.FloatTensor" if dtype == np.float32 else "torch.DoubleTensor")
+    assert m.forward(x).dtype == dtype and m.backward(x, np.ones_like(x)).dtype == dtype
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("train", [True, False])
+def test_batchnorm_backward_is_its_two_halves(affine, train):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 3, 5, 5)) * 2 + 1
+    go = rng.standard_normal(x.shape)
+    a = nn.SpatialBatchNormalization(3, 1e-5, 0.1, affine)
+    b = a.clone()
+    for m in (a, b):
+        m.training() if train else m.evaluate()
+        m.forward(x)
+        m.zeroGradParameters()
+    gi = a.backward(x, go, 0.5).copy()
+    np.testing.assert_allclose(b.updateGradInput(x, go), gi, rtol=1e-12, atol=1e-14)
+    if affine:
+        b.accGradParameters(x, go, 0.5)
+        np.testing.assert_allclose(b.gradWeight, a.gradWeight, rtol=1e-12)
+        np.testing.assert_allclose(b.gradBias, a.gradBias, rtol=1e-12)
+
+
+def test_thread_helpers():
+    assert threads.parallel_for(lambda i: i * i, 5) == [0, 1, 4, 9, 16]
+    with pytest.raises(ValueError, match="positive integer"):
+        threads.set_num_threads(0)
+    libs = threads._blas_controllers() or []
+    before = [lib.get_num_threads() for lib in libs]
+    with threads.single_blas():
+        assert all(lib.get_num_threads() == 1 for lib in libs)
+        with threads.single_blas():  # re-entrant
+            pass
+        assert all(lib.get_num_threads() == 1 for lib in libs)
+    assert [lib.get_num_threads() for lib in libs] == before
+    rng = np.random.default_rng(0)
+    for m, k, n in [(300, 200, 40), (40, 200, 300), (3, 4, 5)]:
+        a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+        np.testing.assert_allclose(threads.matmul(a, b), a @ b, rtol=1e-12)
+        np.testing.assert_allclose(threads.matmul(b.T, a.T), b.T @ a.T, rtol=1e-12)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_pool_works_in_a_forked_child():
+    import os
+
+    threads.parallel_for(lambda i: i, 2)  # the parent's pool exists
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's pool threads are gone; a fresh pool serves
+        ok = threads.parallel_for(lambda i: i + 1, 3) == [1, 2, 3]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_update_in_blocks_is_bitwise_the_same(dtype):
+    """optim.sgd's ``y += a * x`` through a cache-sized temporary gives the same bits."""
+    from nnlegacy.optim import _util
+
+    rng = np.random.default_rng(0)
+    n = _util._SCALED_ADD_BLOCK * 2 + 17
+    x, y = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+    want = y.copy()
+    want -= 0.01 * x
+    _util._scaled_add(y, -0.01, x)
+    np.testing.assert_array_equal(y, want)
+
+
+@pytest.mark.parametrize("scale", [1, 0.5])
+def test_matmul_acc_equals_the_whole_product(scale, monkeypatch):
+    monkeypatch.setattr(threads, "ACC_BLOCK_BYTES", 512)  # many blocks
+    monkeypatch.setattr(threads, "PARALLEL_FLOPS", 0)  # on the pool
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((8, 37)).T, rng.standard_normal((8, 29))
+    acc = rng.standard_normal((37, 29))
+    want = acc.copy()
+    g = a @ b
+    want += g * scale if scale != 1 else g
+    # BLAS may sum a block's products in another order: equal to rounding, not bitwise
+    np.testing.assert_allclose(threads.matmul_acc(acc, a, b, scale), want, rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "shape,ks,ds",
+    [
+        ((2, 3, 9, 8), (2, 2), (2, 2)),
+        ((2, 3, 16, 16), (16, 16), (16, 16)),
+        ((2, 3, 7, 7), (7, 7), (1, 1)),  # ResNet's global 7x7 average, stride 1
+        ((1, 2, 5, 6, 7), (2, 3, 2), (2, 3, 2)),
+    ],
+)
+def test_tiled_average_pooling_equals_the_window_loop(shape, ks, ds, monkeypatch):
+    """Windows tiling the input (dropped edge rows included) summed as one reduction."""
+    from nnlegacy.kernels import pooling as P
+
+    rng = np.random.default_rng(0)
+    x, zeros = rng.standard_normal(shape), (0,) * len(ks)
+    assert P._tiled(shape[2:], ks, ds, zeros, [s // k for s, k in zip(shape[2:], ks)])
+    fast = P.avgpool_nd_forward(x, ks, ds, zeros, False, True)
+    go = rng.standard_normal(fast.shape)
+    fast_back = P.avgpool_nd_backward(go, shape, ks, ds, zeros, True)
+    monkeypatch.setattr(P, "_tiled", lambda *a: False)
+    slow = P.avgpool_nd_forward(x, ks, ds, zeros, False, True)
+    np.testing.assert_allclose(fast, slow, rtol=1e-13)
+    slow_back = P.avgpool_nd_backward(go, shape, ks, ds, zeros, True)
+    np.testing.assert_allclose(fast_back, slow_back, rtol=1e-13)

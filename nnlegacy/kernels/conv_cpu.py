@@ -1,0 +1,285 @@
+"""Convolution of any rank on the CPU (NumPy): unfold + GEMM in cache-sized chunks, on
+nnlegacy's shared threads (``nnlegacy/threads.py``).
+
+Unfolding a whole batch (THNN's ``finput``) writes ``C*prod(k)`` times the input to memory
+and reads it back for each product: at batch 512 the columns leave every cache and each
+image costs more than at 128. Here the batch is cut into *chunks* whose columns fit in
+``CHUNK_BYTES`` (a few images; or a band of output rows of one image when a single image
+is larger), and each chunk is unfolded, multiplied and dropped while still in cache. The
+chunks are spread over the shared pool, BLAS held to one thread.
+
+Layout of a chunk's columns: ``(C*prod(k), m)`` with rows in (c, k1, k2, ..) order, as the
+weight matrix ``(O, C*prod(k))``, and the ``m = images * positions`` columns *batch-inner*
+(image, then output position). So each product spans the whole chunk:
+
+- forward: ``W @ cols`` -> ``(O, m)``, written transposed into the output (+ bias);
+- backward: gradOutput's chunk transposed once to ``(O, m)`` serves both the weight
+  gradient ``goT @ cols.T`` (one GEMM with ``K = m``, not one per image) and the input
+  gradient ``fold(W.T @ goT)``.
+
+The columns are not stored between forward and backward (memory stays near PyTorch's): the
+backward pass unfolds each chunk again, from the cache-resident input, which costs less
+than reading stored columns back from memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+
+import numpy as np
+
+from .. import threads
+from .unfold import Unfold
+
+CHUNK_BYTES = 1 << 20  # columns per chunk: about one core's L2 cache
+MIN_COLUMNS = 256  # columns per chunk at least, so each product is a real GEMM
+
+__all__ = ["conv_backward", "conv_forward"]
+
+
+def _wide(g: Unfold) -> bool:
+    """Whether to use *wide rows*: output rows as long as the padded input row ``Wp``.
+
+    With a stride of 1 along the last axis, a kernel offset then reads (unfold) and adds
+    back (fold) one long contiguous run of each input plane instead of ``oW``-long pieces
+    of each row: at LeNet's and ResNet's small maps NumPy's per-run overhead dominates
+    those copies. The ``Wp - oW`` extra columns hold garbage; they are dropped from the
+    output and get zero gradient, so they add zeros to the weight and input gradients.
+    The products grow by ``Wp / oW``, hence the 1.5 limit.
+    """
+    wp = g.size[-1] + 2 * g.pad[-1]
+    return len(g.k) >= 2 and g.d[-1] == 1 and 2 * wp <= 3 * g.out[-1]
+
+
+class _Chunk:
+    """Images ``n0:n1`` and output rows ``r0:r1`` (first spatial axis) of one convolution,
+    with the padded-coordinate input rows ``lo:hi`` that those windows read; ``out`` is
+    the chunk's output positions per image (last axis ``Wp`` long with wide rows)."""
+
+    def __init__(self, g: Unfold, n0, n1, r0, r1, whole, wide):
+        self.n0, self.n1, self.r0, self.r1 = n0, n1, r0, r1
+        k0, d0, p0, dl0 = g.k[0], g.d[0], g.pad[0], g.dil[0]
+        if whole:  # every padded row: the fold then covers rows no window reads (zeros)
+            self.lo, self.hi = 0, g.size[0] + 2 * p0
+        else:
+            self.lo, self.hi = r0 * d0, (r1 - 1) * d0 + dl0 * (k0 - 1) + 1
+        self.whole, self.wide = whole, wide
+        last = g.size[-1] + 2 * g.pad[-1] if wide else g.out[-1]
+        self.out = (r1 - r0, *g.out[1:-1], last) if len(g.out) > 1 else (r1 - r0,)
+        self.m = (n1 - n0) * math.prod(self.out)
+        # the padded input window (nc, C, hi-lo, *padded rest), and the elements past its
+        # end that the garbage columns of wide rows read (zeros)
+        self.window = (
+            n1 - n0,
+            g.c,
+            self.hi - self.lo,
+            *(s + 2 * p for s, p in zip(g.size[1:], g.pad[1:])),
+        )
+        self.slack = (g.k[-1] - 1) * g.dil[-1] + last if wide else 0
+
+
+def _chunks(g: Unfold, itemsize: int, nthreads: int, nout: int):
+    """Cut the batch into chunks: several whole images when one image's columns fit in
+    the budget, else bands of output rows of one image.
+
+    The budget for a chunk's columns is CHUNK_BYTES, or the weight matrix's size where
+    that is larger: each chunk's products stream the weights and add a weight-sized
+    partial gradient, so late layers (big weights, small maps) take bigger chunks."""
+    budget = max(CHUNK_BYTES, nout * g.rows * itemsize)
+    wide = _wide(g)
+    rest = math.prod(g.out[1:]) * ((g.size[-1] + 2 * g.pad[-1]) / g.out[-1] if wide else 1)
+    per_row = g.rows * rest * itemsize  # columns of one output row of one image, in bytes
+    band = max(int(budget // per_row), int(-(-MIN_COLUMNS // rest)), 1)
+    if band >= g.out[0]:  # whole images
+        imgs = max(int(budget // (per_row * g.out[0])), -(-MIN_COLUMNS // g.positions), 1)
+        imgs = min(imgs, -(-g.n // nthreads))  # at least one chunk per thread if possible
+        return [
+            _Chunk(g, n0, min(n0 + imgs, g.n), 0, g.out[0], True, wide)
+            for n0 in range(0, g.n, imgs)
+        ]
+    return [
+        _Chunk(g, n, n + 1, r0, min(r0 + band, g.out[0]), False, wide)
+        for n in range(g.n)
+        for r0 in range(0, g.out[0], band)
+    ]
+
+
+def _split(items, parts):
+    """``items`` in ``parts`` contiguous runs of near-equal length (one per thread)."""
+    k, r = divmod(len(items), parts)
+    out, i = [], 0
+    for p in range(parts):
+        j = i + k + (p < r)
+        out.append(items[i:j])
+        i = j
+    return out
+
+
+def _rows_inside(g: Unfold, c: _Chunk):
+    """(input rows a:b inside the chunk's window, the same rows in window coordinates)."""
+    a, b = max(c.lo - g.pad[0], 0), min(c.hi - g.pad[0], g.size[0])
+    return a, b, slice(a + g.pad[0] - c.lo, b + g.pad[0] - c.lo)
+
+
+_local = threading.local()  # each thread's scratch buffers
+
+
+def _scratch(slot: str, shape, dtype, slack=0, zero=False):
+    """A reusable per-thread array of ``shape`` followed in memory by ``slack`` zeros
+    (read by wide rows' extra columns); zero-filled if ``zero``, else uninitialised.
+
+    Fresh arrays of a chunk's size would come from ``mmap`` and cost a page fault per 4
+    KiB at every chunk; these stay mapped and in cache. Each thread keeps the largest it
+    has needed per slot (a few MiB)."""
+    n = math.prod(shape)
+    bufs = _local.__dict__.setdefault("bufs", {})
+    key = (slot, np.dtype(dtype))
+    b = bufs.get(key)
+    if b is None or b.size < n + slack:
+        b = bufs[key] = np.empty(n + slack, dtype)
+    if zero:
+        b[: n + slack] = 0
+    elif slack:
+        b[n : n + slack] = 0
+    return b[:n].reshape(shape)
+
+
+def _input_window(x, g: Unfold, c: _Chunk):
+    """The chunk's input rows ``c.lo:c.hi`` in padded coordinates, ``c.window``: a view of
+    ``x`` where no padding (nor wide-row slack) is read, else a zero-padded copy."""
+    if not any(g.pad) and not c.wide:
+        return x[c.n0 : c.n1, :, c.lo : c.hi]
+    buf = _scratch("window", c.window, x.dtype, c.slack, zero=True)
+    a, b, rows = _rows_inside(g, c)
+    inner = (slice(p, p + s) for s, p in zip(g.size[1:], g.pad[1:]))
+    buf[(slice(None), slice(None), rows, *inner)] = x[c.n0 : c.n1, :, a:b]
+    return buf
+
+
+def _window_view(buf, g: Unfold, c: _Chunk, n_axis: int):
+    """The strided view ``(C, *k, nc, *c.out)`` of a window buffer whose image axis is
+    ``n_axis`` (0: ``(nc, C, ..)``, 1: ``(C, nc, ..)``) and channel axis the other."""
+    s = buf.strides  # the window starts at the chunk's first window (c.lo = c.r0 * d)
+    return np.lib.stride_tricks.as_strided(
+        buf,
+        (g.c, *g.k, c.n1 - c.n0, *c.out),
+        (
+            s[1 - n_axis],
+            *(a * dl for a, dl in zip(s[2:], g.dil)),
+            s[n_axis],
+            *(a * d for a, d in zip(s[2:], g.d)),
+        ),
+    )
+
+
+def _unfold(x, g: Unfold, c: _Chunk):
+    """The chunk's columns ``(C*prod(k), m)``, batch-inner: one strided copy."""
+    cols = _scratch("cols", (g.c, *g.k, c.n1 - c.n0, *c.out), x.dtype)
+    np.copyto(cols, _window_view(_input_window(x, g, c), g, c, 0))
+    return cols.reshape(g.rows, c.m)
+
+
+def _fold(gcols, g: Unfold, c: _Chunk):
+    """The adjoint of _unfold: ``(C*prod(k), m)`` summed into the chunk's zero-padded
+    input window, laid out ``(C, nc, hi-lo, ..)`` as the columns are so that each kernel
+    offset is one add of like-shaped arrays (one contiguous run per plane with wide rows)."""
+    nc = c.n1 - c.n0
+    buf = _scratch("fold", (g.c, nc, *c.window[2:]), gcols.dtype, c.slack, zero=True)
+    view = _window_view(buf, g, c, 1)  # (C, *k, nc, *out), writable: offsets never overlap
+    cols = gcols.reshape(view.shape)
+    for offs in itertools.product(*(range(k) for k in g.k)):
+        at = (slice(None), *offs)
+        np.add(view[at], cols[at], out=view[at])
+    return buf
+
+
+def _store_input_grad(gi, buf, g: Unfold, c: _Chunk, lock):
+    """Crop the padding off a folded window ``(C, nc, ..)`` and put it in gradInput: whole
+    images are disjoint (assign); bands of one image overlap at their edges (add, under a
+    lock)."""
+    a, b, rows = _rows_inside(g, c)
+    inner = (slice(p, p + s) for s, p in zip(g.size[1:], g.pad[1:]))
+    src = buf[(slice(None), slice(None), rows, *inner)].swapaxes(0, 1)
+    if c.whole:
+        gi[c.n0 : c.n1] = src
+    else:
+        with lock:
+            gi[c.n0 : c.n1, :, a:b] += src
+
+
+def conv_forward(x, weight2d, bias, g: Unfold):
+    """Output ``(N, O, *out)`` of the convolution of ``x`` ``(N, C, *size)``."""
+    o = weight2d.shape[0]
+    out = np.empty((g.n, o, *g.out), x.dtype)
+    w = np.ascontiguousarray(weight2d)
+    b = None if bias is None else bias.reshape(o, 1, *(1,) * len(g.out))
+    nt = threads.get_num_threads()
+    chunks = _chunks(g, x.itemsize, nt, o)
+
+    def run(part):
+        for c in part:
+            res = np.matmul(w, _unfold(x, g, c), out=_scratch("res", (o, c.m), x.dtype))
+            res = res.reshape(o, c.n1 - c.n0, *c.out)[..., : g.out[-1]]
+            dst = out[c.n0 : c.n1, :, c.r0 : c.r1].transpose(1, 0, *range(2, 2 + len(g.out)))
+            if b is None:
+                dst[...] = res
+            else:
+                np.add(res, b, out=dst)  # bias added in the same pass that writes the output
+
+    parts = [p for p in _split(chunks, nt) if p]
+    threads.parallel_for(lambda i: run(parts[i]), len(parts))
+    return out
+
+
+def conv_backward(x, gradOutput, weight2d, g: Unfold, need_input=True, need_weight=True, bias=True):
+    """(gradInput or None, dL/dweight ``(O, C*prod(k))`` or None, dL/dbias or None) in one
+    pass over the chunks; the caller accumulates the parameter gradients."""
+    o = weight2d.shape[0]
+    w = np.ascontiguousarray(weight2d)
+    nd = len(g.out)
+    gi = None
+    lock = threading.Lock()
+    nt = threads.get_num_threads()
+    chunks = _chunks(g, x.itemsize, nt, o)
+    if need_input:
+        whole = all(c.whole for c in chunks)
+        gi = (np.empty if whole else np.zeros)((g.n, g.c, *g.size), gradOutput.dtype)
+
+    def run(part):
+        gw = gb = None
+        for c in part:
+            go = gradOutput[c.n0 : c.n1, :, c.r0 : c.r1]
+            # gradOutput's chunk as (O, m), for both GEMMs; zero in wide rows' extra columns
+            goT = _scratch("goT", (o, c.n1 - c.n0, *c.out), go.dtype)
+            if c.wide:
+                goT[..., g.out[-1] :] = 0
+            np.copyto(goT[..., : g.out[-1]], go.transpose(1, 0, *range(2, 2 + nd)))
+            goT = goT.reshape(o, c.m)
+            if need_weight:
+                cols = _unfold(x, g, c)
+                if gw is None:  # this thread's partial sums
+                    gw = goT @ cols.T  # one GEMM, K = m
+                    gb = goT.sum(axis=1) if bias else None
+                else:
+                    gw += np.matmul(goT, cols.T, out=_scratch("gw", gw.shape, gw.dtype))
+                    if bias:
+                        gb += goT.sum(axis=1)
+            if need_input:
+                gcols = np.matmul(w.T, goT, out=_scratch("gcols", (g.rows, c.m), goT.dtype))
+                _store_input_grad(gi, _fold(gcols, g, c), g, c, lock)
+        return gw, gb
+
+    parts = [p for p in _split(chunks, nt) if p]
+    results = threads.parallel_for(lambda i: run(parts[i]), len(parts))
+    gw = gb = None
+    if need_weight:  # one partial sum per thread
+        gw = results[0][0]
+        for r in results[1:]:
+            gw += r[0]
+        if bias:
+            gb = results[0][1]
+            for r in results[1:]:
+                gb += r[1]
+    return gi, gw, gb

@@ -1,0 +1,197 @@
+"""nnlegacy's CPU threads: one shared pool, with BLAS held to one thread while it runs.
+
+NumPy releases the GIL in its loops and in BLAS, so Python threads that each take a slice
+of the batch run in parallel. The CPU kernels (convolution, Linear) split their work into
+``get_num_threads()`` pieces and run them on one pool shared by every module, and hold
+BLAS (OpenBLAS, MKL, ... found by ``threadpoolctl``) to one thread meanwhile: two levels of
+threads would oversubscribe the cores, and BLAS's own worker threads spin after each
+product even where they have nothing to do (LeNet-5's small products), which on a busy
+machine takes the core from the thread doing the work.
+
+    nnlegacy.threads.set_num_threads(1)   # as Lua's torch.setnumthreads
+    NNLEGACY_NUM_THREADS=1 python train.py
+
+The default is the number of CPUs this process may run on. Outside nnlegacy's kernels BLAS
+keeps its own setting; without threadpoolctl installed nnlegacy runs on one thread of its
+own and leaves BLAS alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = [
+    "get_num_threads", "matmul", "matmul_acc", "parallel_for", "set_num_threads", "single_blas",
+]  # fmt: skip
+
+PARALLEL_FLOPS = 1 << 23  # a product under this many flops runs on one thread
+
+_lock = threading.Lock()
+_num_threads = None  # set lazily: NNLEGACY_NUM_THREADS or the usable CPUs
+_pool = None  # the shared ThreadPoolExecutor, made on first use
+_blas = None  # threadpoolctl's controllers of the loaded BLAS libraries ([] if none)
+_depth = 0  # nesting of single_blas() sections, process-wide (the BLAS setting is)
+_saved = ()  # BLAS thread counts to restore when the outermost section ends
+
+
+def _cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def get_num_threads() -> int:
+    """Threads nnlegacy's CPU kernels use (1 without threadpoolctl)."""
+    global _num_threads
+    if _num_threads is None:
+        env = os.environ.get("NNLEGACY_NUM_THREADS", "")
+        n = int(env) if env.strip().isdigit() and int(env) > 0 else _cpus()
+        _num_threads = n if _blas_controllers() is not None else 1
+    return _num_threads
+
+
+def set_num_threads(n: int):
+    """Use ``n`` threads (>= 1) in the CPU kernels from now on."""
+    global _num_threads, _pool
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive integer, got {n!r}")
+    with _lock:
+        _num_threads = n if _blas_controllers() is not None else 1
+        if _pool is not None and _pool._max_workers < _num_threads:
+            _pool.shutdown(wait=False)
+            _pool = None
+
+
+def _blas_controllers():
+    """threadpoolctl's per-library controllers for BLAS, or None without threadpoolctl."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas = False
+        else:
+            _blas = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _blas if _blas is not False else None
+
+
+@contextlib.contextmanager
+def single_blas():
+    """Hold BLAS to one thread inside; re-entrant, and nearly free when nested."""
+    global _depth, _saved
+    libs = _blas_controllers()
+    if not libs:
+        yield
+        return
+    with _lock:
+        if _depth == 0:
+            _saved = tuple(lib.get_num_threads() for lib in libs)
+            for lib, n in zip(libs, _saved):
+                if n != 1:
+                    lib.set_num_threads(1)
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                for lib, n in zip(libs, _saved):
+                    if n != 1:
+                        lib.set_num_threads(n)
+
+
+def _after_fork_in_child():
+    """A forked child (multiprocessing's fork, a data loader) has none of the parent's
+    pool threads: start afresh rather than wait on them."""
+    global _pool, _lock, _depth
+    _pool, _lock, _depth = None, threading.Lock(), 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _get_pool():
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(get_num_threads(), thread_name_prefix="nnlegacy")
+        return _pool
+
+
+def parallel_for(fn, n: int, threads: int | None = None):
+    """Call ``fn(i)`` for i in range(n), spread over the shared pool (BLAS on one thread);
+    returns the results in order. Runs inline where one thread is all there is to use."""
+    threads = min(get_num_threads() if threads is None else threads, n)
+    with single_blas():
+        if threads <= 1 or threading.current_thread().name.startswith("nnlegacy"):
+            return [fn(i) for i in range(n)]  # no pool inside the pool: no deadlock
+        futures = [_get_pool().submit(fn, i) for i in range(n)]
+        return [f.result() for f in futures]
+
+
+def matmul(a, b):
+    """``a @ b``; for 2-D NumPy arrays with BLAS on one thread, and a big product's output
+    rows (or columns, whichever are more) split over the shared threads."""
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == b.ndim == 2):
+        return a @ b
+    (m, k), n = a.shape, b.shape[1]
+    nt = get_num_threads()
+    if nt == 1 or 2 * m * n * k < PARALLEL_FLOPS or max(m, n) < 2 * nt:
+        with single_blas():
+            return a @ b
+    out = np.empty((m, n), np.result_type(a, b))
+    size = max(m, n)
+    cuts = [size * i // nt for i in range(nt + 1)]
+    if m >= n:
+
+        def part(i):  # rows cuts[i]:cuts[i+1] of the product
+            np.matmul(a[cuts[i] : cuts[i + 1]], b, out=out[cuts[i] : cuts[i + 1]])
+    else:
+
+        def part(i):  # columns cuts[i]:cuts[i+1]; BLAS writes the strided block in place
+            np.matmul(a, b[:, cuts[i] : cuts[i + 1]], out=out[:, cuts[i] : cuts[i + 1]])
+
+    parallel_for(part, nt)
+    return out
+
+
+ACC_BLOCK_BYTES = 1 << 20  # matmul_acc's temporary per block of output rows
+
+
+def matmul_acc(acc, a, b, scale=1):
+    """``acc += (a @ b) * scale`` (``* scale`` skipped when 1) by blocks of output rows on
+    the shared threads, through a cache-sized temporary instead of one of ``acc``'s size
+    (411 MB for VGG-16's first fully connected layer). Equal to the whole product up to
+    rounding: BLAS may order a block's sums differently."""
+    if not (
+        isinstance(acc, np.ndarray) and isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+    ) or not (acc.ndim == a.ndim == b.ndim == 2 and acc.shape == (a.shape[0], b.shape[1])):
+        g = a @ b
+        acc += g * scale if scale != 1 else g
+        return acc
+    m, n = acc.shape
+    rows = max(1, ACC_BLOCK_BYTES // max(1, n * acc.itemsize))
+    blocks = [(i, min(i + rows, m)) for i in range(0, m, rows)]
+    nt = min(get_num_threads(), len(blocks))
+    if 2 * m * n * a.shape[1] < PARALLEL_FLOPS:
+        nt = 1
+    parts = [blocks[len(blocks) * t // nt : len(blocks) * (t + 1) // nt] for t in range(nt)]
+
+    def run(t):
+        tmp = np.empty((rows, n), np.result_type(a, b))
+        for i, j in parts[t]:
+            g = np.matmul(a[i:j], b, out=tmp[: j - i])
+            if scale != 1:
+                g *= scale
+            acc[i:j] += g
+
+    parallel_for(run, nt)
+    return acc
