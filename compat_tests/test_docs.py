@@ -9,10 +9,5 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_every_exported_module_is_in_docs_modules():
     text = (ROOT / "docs" / "modules.md").read_text()
-    missing = [
-        name
-        for family in nn._FAMILIES
-        for name in family.__all__
-        if name not in text
-    ]
+    missing = [name for family in nn._FAMILIES for name in family.__all__ if name not in text]
     assert not missing, f"docs/modules.md does not list {missing}"
