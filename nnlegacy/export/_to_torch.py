@@ -160,45 +160,44 @@ def _lookup(m, path):
     return tn.Sequential(L.Pointwise("add", -1), L.Pointwise("long"), emb)
 
 
-def _conv_weight(m, shape):
-    return _p(numpy(m.weight).reshape(shape))
+def _conv_layer(cls, m, *args, **kwargs):
+    """A ``torch.nn`` convolution ``cls`` shaped as ``m``, holding ``m``'s weight (reshaped
+    to PyTorch's layout) and bias; ``args`` are kernel, stride, padding (and dilation)."""
+    c = cls(
+        m.nInputPlane,
+        m.nOutputPlane,
+        *args,
+        bias=m.bias is not None,
+        dtype=_dtype(numpy(m.weight)),
+        **kwargs,
+    )
+    c.weight = _p(numpy(m.weight).reshape(c.weight.shape))
+    if m.bias is not None:
+        c.bias = _p(m.bias)
+    return c
 
 
 @converts(nn.SpatialConvolution, nn.SpatialConvolutionMM, note="torch.nn.Conv2d")
 def _conv(m, path):
-    w = numpy(m.weight)
-    c = tn.Conv2d(
-        m.nInputPlane,
-        m.nOutputPlane,
+    return _conv_layer(
+        tn.Conv2d,
+        m,
         (m.kH, m.kW),
         (getattr(m, "dH", 1), getattr(m, "dW", 1)),
         (getattr(m, "padH", 0), getattr(m, "padW", 0)),
-        bias=m.bias is not None,
-        dtype=_dtype(w),
     )
-    c.weight = _conv_weight(m, c.weight.shape)
-    if m.bias is not None:
-        c.bias = _p(m.bias)
-    return c
 
 
 @converts(nn.SpatialFullConvolution, note="torch.nn.ConvTranspose2d (adjW/adjH as output_padding)")
 def _fullconv(m, path):
-    w = numpy(m.weight)
-    c = tn.ConvTranspose2d(
-        m.nInputPlane,
-        m.nOutputPlane,
+    return _conv_layer(
+        tn.ConvTranspose2d,
+        m,
         (m.kH, m.kW),
         (m.dH, m.dW),
         (m.padH, m.padW),
         output_padding=(m.adjH, m.adjW),
-        bias=m.bias is not None,
-        dtype=_dtype(w),
     )
-    c.weight = _conv_weight(m, c.weight.shape)
-    if m.bias is not None:
-        c.bias = _p(m.bias)
-    return c
 
 
 @converts(nn.SpatialMaxPooling, note="torch.nn.MaxPool2d (ceil_mode kept)")

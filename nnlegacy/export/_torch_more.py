@@ -8,44 +8,21 @@ from torch import nn as tn
 import nnlegacy as nn
 
 from . import torch_layers as L
-from ._to_torch import _batchnorm, _conv_weight, _dtype, _p, converts, numpy
+from ._to_torch import _batchnorm, _conv_layer, converts
 
 
 @converts(nn.SpatialDilatedConvolution, note="torch.nn.Conv2d with dilation")
 def _dilconv(m, path):
-    w = numpy(m.weight)
-    c = tn.Conv2d(
-        m.nInputPlane,
-        m.nOutputPlane,
-        (m.kH, m.kW),
-        (m.dH, m.dW),
-        (m.padH, m.padW),
-        (m.dilationH, m.dilationW),
-        bias=m.bias is not None,
-        dtype=_dtype(w),
+    return _conv_layer(
+        tn.Conv2d, m, (m.kH, m.kW), (m.dH, m.dW), (m.padH, m.padW), (m.dilationH, m.dilationW)
     )
-    c.weight = _conv_weight(m, c.weight.shape)
-    if m.bias is not None:
-        c.bias = _p(m.bias)
-    return c
 
 
 @converts(nn.VolumetricConvolution, note="torch.nn.Conv3d")
 def _volconv(m, path):
-    w = numpy(m.weight)
-    c = tn.Conv3d(
-        m.nInputPlane,
-        m.nOutputPlane,
-        (m.kT, m.kH, m.kW),
-        (m.dT, m.dH, m.dW),
-        (m.padT, m.padH, m.padW),
-        bias=m.bias is not None,
-        dtype=_dtype(w),
+    return _conv_layer(
+        tn.Conv3d, m, (m.kT, m.kH, m.kW), (m.dT, m.dH, m.dW), (m.padT, m.padH, m.padW)
     )
-    c.weight = _conv_weight(m, c.weight.shape)
-    if m.bias is not None:
-        c.bias = _p(m.bias)
-    return c
 
 
 def _maxpool2d(m):
