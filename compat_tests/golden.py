@@ -68,7 +68,7 @@ def index():
 
 def entries():
     """The index entries of the nn module/table/criterion files and the nngraph graphs."""
-    return [e for e in index()["files"] if e["kind"] in KINDS + ("nngraph",)]
+    return [e for e in index()["files"] if e["kind"] in KINDS + ("nngraph", "trainer")]
 
 
 def components(idx=None) -> list[str]:
@@ -94,8 +94,8 @@ BUILT_FROM = {
 
 def missing_classes(entry) -> list[str]:
     """The nn classes a file's config uses that nnlegacy does not have (sorted)."""
-    have = _nn_classes()
-    names = set(re.findall(r"\bnn\.([A-Z]\w*)", entry["config"]))
+    have = set(_nn_classes()) | set(nn.__all__)  # the trainer is no Module
+    names = set(re.findall(r"\bnn\.([A-Z]\w*)", entry.get("config", "")))
     names.add("gModule" if entry.get("kind") == "nngraph" else entry["name"])
     names.update(BUILT_FROM.get(entry["name"], []))
     return sorted(n for n in names if n not in have)
@@ -322,6 +322,14 @@ def replay(entry) -> Result:
         return res
     path = Path(GOLDEN_DIR, entry["file"])
     problems = []
+    if entry["kind"] == "trainer":
+        try:
+            problems = _replay_trainer(entry, nn.load(path, unknown="object"))
+        except Exception as e:  # noqa: BLE001
+            problems = [f"trainer: raised {type(e).__name__}: {e}"]
+        if problems:
+            res.status, res.problems = "mismatch", problems
+        return res
     # 1. the module as Lua saved it
     try:
         record = nn.load(path, unknown="object")
@@ -351,6 +359,85 @@ def replay(entry) -> Result:
         res.status = "mismatch"
         res.problems = problems
     return res
+
+
+# --- the trainer: nn.StochasticGradient ------------------------------------------------------
+class LuaDataset:
+    """A Lua-style dataset: size() and 1-based indexing."""
+
+    def __init__(self, inputs, targets):
+        self.examples = [(inputs[i], targets[i]) for i in range(len(inputs))]
+
+    def size(self):
+        return len(self.examples)
+
+    def __getitem__(self, i):
+        if not 1 <= i <= len(self.examples):
+            raise IndexError(i)
+        return self.examples[i - 1]
+
+
+# the nets and settings of gen/modules.lua's two trainer configurations
+TRAINER_CASES = {
+    1: (
+        lambda: nn.Sequential().add(nn.Linear(3, 2)).add(nn.Tanh()),
+        {"learningRate": 0.1, "maxIteration": 3, "shuffleIndices": False},
+    ),
+    2: (
+        lambda: nn.Linear(3, 2),
+        {"learningRate": 0.05, "learningRateDecay": 0.5, "maxIteration": 4},
+    ),
+}
+
+
+def _replay_trainer(entry, rec):
+    """Train as Lua did, from the same draws of Torch's generator; the problems found."""
+    import contextlib
+    import io
+    import math
+
+    from nnlegacy import torchrandom
+
+    k = int(Path(entry["file"]).stem.rsplit("_", 1)[1])
+    build, setup = TRAINER_CASES[k]
+    module = build()
+    params = module.parameters()[0]
+    for p, v in zip(params, rec["params"]):
+        p[...] = v
+    # replay the draws gen/modules.lua made after torch.manualSeed(k): the Linear's reset,
+    # p:uniform(-0.5, 0.5), randn inputs and targets; then train draws its randperm
+    gen = torchrandom.default_generator()
+    gen.manualSeed(k)
+    stdv = 1 / math.sqrt(3)
+    for p in params:
+        gen.uniform_fill(p.shape, -stdv, stdv)
+    problems = []
+    for p, v in zip(params, rec["params"]):
+        problems += compare(gen.uniform_fill(p.shape, -0.5, 0.5), v, "params drawn")
+    problems += compare(gen.normal_fill((5, 3)), rec["inputs"], "inputs drawn")
+    problems += compare(gen.normal_fill((5, 2)) * 0.5, rec["targets"], "targets drawn")
+    trainer = nn.StochasticGradient(module, nn.MSECriterion())
+    for key, v in setup.items():
+        setattr(trainer, key, v)
+    data = LuaDataset(rec["inputs"], rec["targets"])
+    order, errors = [], []
+    trainer.hookExample = lambda self, ex: order.append(
+        next(i for i in range(1, 6) if data[i] is ex)
+    )
+    trainer.hookIteration = lambda self, it, err: errors.append(err)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        trainer.train(data)
+    if out.getvalue().splitlines() != list(rec["printed"]):
+        problems.append(f"printed {out.getvalue().splitlines()!r}, Lua's {rec['printed']!r}")
+    problems += compare(np.array(order, float), np.asarray(rec["exampleOrder"], float), "order")
+    problems += compare(np.array(errors), np.asarray(rec["epochErrors"]), "epoch errors")
+    problems += compare(list(module.parameters()[0]), list(rec["paramsAfter"]), "params after")
+    for key in ("learningRate", "learningRateDecay", "maxIteration", "shuffleIndices"):
+        problems += compare(getattr(trainer, key), rec[key], key)
+    if repr(trainer) != "nn.StochasticGradient" or str(module) != rec["str"]:
+        problems.append(f"print-outs: {trainer!r} / {module}")
+    return problems
 
 
 def summary_line(results: list[Result], idx=None) -> str:
