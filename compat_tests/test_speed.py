@@ -9,6 +9,7 @@ import pytest
 import nnlegacy as nn
 from nnlegacy import threads
 from nnlegacy.kernels import conv_cpu as KC
+from nnlegacy.kernels import gemm
 from nnlegacy.kernels import unfold as KU
 
 # (input shape, kernel, stride, pad, dilation): wide and plain rows, bands, 1x1, 3-D
@@ -35,12 +36,43 @@ def chunking(request, monkeypatch):
     threads.set_num_threads(before)
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES)
-def test_chunked_convolution_equals_whole_batch(chunking, geometry):
+PATHS = [
+    (geometry, path)
+    for geometry in GEOMETRIES
+    for path in ("unfold", "direct", "direct32")
+    if path == "unfold" or all(s == 1 for s in geometry[2])  # column-free: stride 1
+]
+
+
+@pytest.mark.parametrize("geometry,path", PATHS)
+def test_chunked_convolution_equals_whole_batch(chunking, geometry, path, monkeypatch):
+    """Both CPU paths, the unfolding one and (stride 1, float32 and float64) the
+    column-free one of a BLAS product per kernel offset, against the whole-batch unfold."""
     shape, k, d, p, dil = geometry
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape)
     g = KU.Unfold(shape, k, d, p, dil)
+    if path == "unfold":
+        monkeypatch.setattr(KC, "_direct", lambda *a: False)
+    elif not gemm.available(x.dtype):
+        pytest.skip("NumPy's BLAS here is not an OpenBLAS with cblas_dgemm")
+    else:  # on these small inputs too (it would unfold them, as faster)
+        monkeypatch.setattr(KC, "DIRECT_MIN_CHANNELS", 1)
+        monkeypatch.setattr(KC, "DIRECT_MAX_WASTE", np.inf)
+        assert KC._direct(g, x)
+    if path == "direct32":
+        x = x.astype(np.float32)
+        w, b = rng.standard_normal((5, g.rows)).astype(np.float32), np.ones(5, np.float32)
+        ref, cols = KU.conv_forward(x.astype(np.float64), w.astype(np.float64), b, g)
+        go = rng.standard_normal(ref.shape).astype(np.float32)
+        gw_ref, _ = KU.conv_weight_grads(go.astype(np.float64), cols, g)
+        np.testing.assert_allclose(KC.conv_forward(x, w, b, g), ref, rtol=1e-4, atol=1e-4)
+        gi, gw, gb = KC.conv_backward(x, go, w, g)
+        assert gi.dtype == gw.dtype == gb.dtype == np.float32
+        gi_ref = KU.conv_backward_input(go.astype(np.float64), w.astype(np.float64), g)
+        np.testing.assert_allclose(gi, gi_ref, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(gw, gw_ref, rtol=1e-4, atol=1e-3)
+        return
     w, b = rng.standard_normal((5, g.rows)), rng.standard_normal(5)
     ref, cols = KU.conv_forward(x, w, b, g)
     go = rng.standard_normal(ref.shape)
@@ -90,13 +122,28 @@ X = np.array([-1.0, 0.0, 2.0, np.nan, -0.5, 0.25])
 G = np.array([np.inf, 1.0, 2.0, 3.0, np.nan, 4.0])
 
 
+@pytest.fixture(params=[1, 2, 3], ids=["inline", "runs2", "runs3"])
+def runs(request, monkeypatch):
+    """threads.over_runs inline (as a small array), or cutting every array into runs of
+    one element on 2 or 3 threads (as a large one)."""
+    if request.param == 1:
+        yield
+        return
+    monkeypatch.setattr(threads, "INLINE_BYTES", 0)
+    monkeypatch.setattr(threads, "RUN_BYTES", 1)
+    before = threads.get_num_threads()
+    threads.set_num_threads(request.param)
+    yield
+    threads.set_num_threads(before)
+
+
 @pytest.mark.parametrize("th,val", [(0, 0), (0.5, 0.5), (1, -1), (0.1, 0)])
 @pytest.mark.parametrize("inplace", [False, True])
-def test_threshold_follows_thnn_exactly(th, val, inplace):
+def test_threshold_follows_thnn_exactly(th, val, inplace, runs):
     """THNN: in place, ``x <= th`` becomes val (NaN stays) and its gradient is zeroed;
     otherwise ``x > th ? x : val`` (a NaN becomes val; the non-zero val == 0 legacy path
     keeps NaN) and the gradient is kept only where ``x > th``. Zeroed means exactly 0,
-    even for an infinite or NaN gradOutput."""
+    even for an infinite or NaN gradOutput; the same by runs on several threads."""
     x, g = X.copy(), G.copy()
     m = nn.Threshold(th, val, inplace)
     out = m.forward(x).copy()
@@ -222,3 +269,52 @@ def test_tiled_average_pooling_equals_the_window_loop(shape, ks, ds, monkeypatch
     np.testing.assert_allclose(fast, slow, rtol=1e-13)
     slow_back = P.avgpool_nd_backward(go, shape, ks, ds, zeros, True)
     np.testing.assert_allclose(fast_back, slow_back, rtol=1e-13)
+
+
+@pytest.mark.parametrize("nt", [1, 2, 3])
+@pytest.mark.parametrize(
+    "shape,k,d,pad,ceil",
+    [
+        ((3, 4, 11, 10), 3, 2, 1, False),  # ResNet's 3x3/2 pad 1
+        ((2, 5, 9, 9), 3, 1, 1, False),  # GoogLeNet's 3x3/1 pad 1: overlapping windows
+        ((2, 3, 12, 12), 2, 2, 0, False),  # disjoint windows: routed straight into place
+        ((2, 3, 10, 11), 3, 2, 0, True),  # ceil mode: windows past the edge
+    ],
+)
+def test_max_pooling_by_runs_of_planes_equals_the_window_scan(
+    nt, shape, k, d, pad, ceil, monkeypatch
+):
+    """Max pooling cut into runs of a few planes on 1-3 threads (as a large input is):
+    THNN's first-maximum ties, a NaN winning, and the routed gradient, against the loop
+    reference and a by-hand sum of gradOutput per argmax."""
+    from compat_tests.reference import maxpool_loops
+    from nnlegacy.kernels import pooling as P
+
+    monkeypatch.setattr(P, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(threads, "INLINE_BYTES", 0)
+    monkeypatch.setattr(P, "PLANE_RUN_BYTES", 3 * shape[2] * shape[3] * 8)  # 3 planes a run
+    before = threads.get_num_threads()
+    threads.set_num_threads(nt)
+    try:
+        rng = np.random.default_rng(1)
+        x = rng.integers(0, 4, shape).astype(np.float64)  # many ties
+        x[0, 1, 2, 3] = np.nan
+        m = nn.SpatialMaxPooling(k, k, d, d, pad, pad)
+        if ceil:
+            m.ceil()
+        out = m.forward(x)
+        ref, idx = maxpool_loops(np.nan_to_num(x, nan=np.inf), k, k, d, d, pad, pad, ceil)
+        ref[np.isinf(ref) & (ref > 0)] = np.nan
+        np.testing.assert_array_equal(out, ref)
+        np.testing.assert_array_equal(m.indices, idx)
+        go = rng.standard_normal(out.shape)
+        gi = m.backward(x, go)
+        want = np.zeros(x.shape)
+        n, c = np.indices(out.shape[:2])
+        for i in range(out.shape[2]):
+            for j in range(out.shape[3]):
+                flat = want.reshape(*shape[:2], -1)
+                np.add.at(flat, (n, c, idx[:, :, i, j] - 1), go[:, :, i, j])
+        np.testing.assert_allclose(gi, want, rtol=1e-13, atol=1e-13)
+    finally:
+        threads.set_num_threads(before)

@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 __all__ = [
-    "get_num_threads", "matmul", "matmul_acc", "parallel_for", "set_num_threads", "single_blas",
+    "get_num_threads", "matmul", "matmul_acc", "over_runs", "parallel_for", "set_num_threads",
+    "single_blas",
 ]  # fmt: skip
 
 PARALLEL_FLOPS = 1 << 23  # a product under this many flops runs on one thread
@@ -135,6 +136,29 @@ def parallel_for(fn, n: int, threads: int | None = None):
             return [fn(i) for i in range(n)]  # no pool inside the pool: no deadlock
         futures = [_get_pool().submit(fn, i) for i in range(n)]
         return [f.result() for f in futures]
+
+
+RUN_BYTES = 1 << 20  # over_runs' run: about half a core's L2 cache
+INLINE_BYTES = 1 << 18  # over_runs does less than this on the calling thread, as one run
+
+
+def over_runs(fn, n: int, unit_bytes: int, run_bytes: int | None = None):
+    """Call ``fn(i0, i1)`` on consecutive runs ``i0:i1`` of ``range(n)``, each about
+    ``run_bytes`` (RUN_BYTES) of units of ``unit_bytes``, spread over the shared threads
+    in contiguous blocks, one per thread; returns the results in run order.
+
+    For passes over independent units (planes, rows) that each run makes while its data
+    is in cache: several NumPy calls on one run then read memory once. Small work
+    (under INLINE_BYTES in all) is one run on the calling thread."""
+    run_bytes = RUN_BYTES if run_bytes is None else run_bytes
+    if n * unit_bytes < INLINE_BYTES or get_num_threads() == 1 and n * unit_bytes <= run_bytes:
+        return [fn(0, n)]
+    per = max(1, run_bytes // max(1, unit_bytes))
+    runs = [(i, min(i + per, n)) for i in range(0, n, per)]
+    nt = min(get_num_threads(), len(runs))
+    blocks = [runs[len(runs) * t // nt : len(runs) * (t + 1) // nt] for t in range(nt)]
+    results = parallel_for(lambda t: [fn(i0, i1) for i0, i1 in blocks[t]], nt)
+    return [r for block in results for r in block]
 
 
 def matmul(a, b):

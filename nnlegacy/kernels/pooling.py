@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .. import threads
 from ..backend import get_array_module
 from . import cuda
 
@@ -63,22 +64,30 @@ def _window_slices_nd(ks, ds, dils, outs):
         )
 
 
-def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode):
-    """(output, argmax) of max pooling over the trailing ``len(ks)`` axes of
-    ``x`` (N, C, *spatial); argmax is the row-major offset inside the window
-    (uint8 when the window has under 256 positions).
+PARALLEL_BYTES = 1 << 18  # a NumPy input under this is pooled whole, inline
+PLANE_RUN_BYTES = 1 << 20  # planes pooled together: in L2 with their copies and output
 
-    Ties go to the first maximum in row-major order, as THNN's strict ``>`` scan.
-    """
+
+def _over_planes(fn, planes: int, plane_bytes: int):
+    """Call ``fn(p0, p1)`` on runs of the ``planes`` (N*C) planes small enough that each
+    kernel offset's pass runs in cache, spread over nnlegacy's shared threads: every
+    plane is pooled on its own, so the runs are independent."""
+    threads.over_runs(fn, planes, plane_bytes, PLANE_RUN_BYTES)
+
+
+def _as_planes(x):
+    """(N, C, *spatial) as contiguous (N*C, 1, *spatial), for _over_planes."""
+    return np.ascontiguousarray(x).reshape(-1, 1, *x.shape[2:])
+
+
+def _maxpool_into(x, out, arg, ks, ds, pads, dils):
+    """Max pooling of x (N, C, *spatial) into ``out`` and ``arg`` (see maxpool_nd_forward)."""
     xp = get_array_module(x)
-    outs = tuple(
-        pool_output_size(s, k, d, p, ceil_mode, dl)
-        for s, k, d, p, dl in zip(x.shape[2:], ks, ds, pads, dils)
-    )
+    outs = out.shape[2:]
     xpad = _padded_nd(x, ks, ds, pads, dils, outs, -np.inf)
     windows = list(_window_slices_nd(ks, ds, dils, outs))
-    out = xpad[windows[0][1]].copy()
-    arg = xp.zeros(out.shape, np.uint8 if math.prod(ks) < 256 else np.int32)
+    out[...] = xpad[windows[0][1]]
+    arg[...] = 0
     # as THNN a NaN always wins (``val > max || isnan(val)``), so the index points at the
     # last NaN; one sum tells whether the input has any (then each pass tests for it)
     nan = bool(xp.isnan(x.sum()))
@@ -92,16 +101,46 @@ def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode):
         # arg = k where better: offsets come in increasing k and arg < k so far, so this
         # is max(arg, better * k); arithmetic on the 0/1 mask, far faster than where/copyto
         xp.maximum(arg, better.view(np.uint8) * arg.dtype.type(k), out=arg)
-    return out, arg
 
 
-def maxpool_nd_backward(gradOutput, arg, input_shape, ks, ds, pads, dils):
-    """Route gradOutput to the argmax of each window (accumulating where windows overlap)."""
+def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode):
+    """(output, argmax) of max pooling over the trailing ``len(ks)`` axes of
+    ``x`` (N, C, *spatial); argmax is the row-major offset inside the window
+    (uint8 when the window has under 256 positions).
+
+    Ties go to the first maximum in row-major order, as THNN's strict ``>`` scan. A large
+    NumPy input is pooled by runs of planes on the shared threads (_over_planes).
+    """
+    xp = get_array_module(x)
+    outs = tuple(
+        pool_output_size(s, k, d, p, ceil_mode, dl)
+        for s, k, d, p, dl in zip(x.shape[2:], ks, ds, pads, dils)
+    )
+    adtype = np.uint8 if math.prod(ks) < 256 else np.int32
+    if xp is not np or x.nbytes < PARALLEL_BYTES:
+        out, arg = xp.empty(x.shape[:2] + outs, x.dtype), xp.empty(x.shape[:2] + outs, adtype)
+        _maxpool_into(x, out, arg, ks, ds, pads, dils)
+        return out, arg
+    planes = _as_planes(x)
+    out = np.empty((planes.shape[0], 1, *outs), x.dtype)
+    arg = np.empty(out.shape, adtype)
+
+    def run(p0, p1):
+        _maxpool_into(planes[p0:p1], out[p0:p1], arg[p0:p1], ks, ds, pads, dils)
+
+    _over_planes(run, planes.shape[0], planes[0].nbytes)
+    return out.reshape(x.shape[:2] + outs), arg.reshape(x.shape[:2] + outs)
+
+
+def _maxpool_grad_into(gi, gradOutput, arg, ks, ds, pads, dils):
+    """gradOutput routed to each window's argmax, written into gi (N, C, *spatial)."""
     xp = get_array_module(gradOutput)
-    sizes = tuple(input_shape[2:])
+    sizes = gi.shape[2:]
     outs = gradOutput.shape[2:]
     full = _padded_sizes(sizes, ks, ds, pads, dils, outs)
-    g = xp.zeros(tuple(input_shape[:2]) + full, gradOutput.dtype)
+    direct = full == sizes and not any(pads)
+    g = gi if direct else xp.empty(gi.shape[:2] + full, gradOutput.dtype)
+    g[...] = 0
     overlap = any((k - 1) * dl + 1 > d for k, d, dl in zip(ks, ds, dils))
     routed = xp.empty_like(gradOutput) if overlap else None  # one buffer for every offset
     for k, sl in _window_slices_nd(ks, ds, dils, outs):
@@ -110,10 +149,26 @@ def maxpool_nd_backward(gradOutput, arg, input_shape, ks, ds, pads, dils):
             g[sl] += routed
         else:  # disjoint windows: written straight into place
             xp.multiply(gradOutput, arg == k, out=g[sl])
-    if full == sizes and not any(pads):
-        return g
-    crop = tuple(slice(p, p + s) for p, s in zip(pads, sizes))
-    return xp.ascontiguousarray(g[(slice(None), slice(None)) + crop])
+    if not direct:
+        gi[...] = g[(slice(None), slice(None), *(slice(p, p + s) for p, s in zip(pads, sizes)))]
+
+
+def maxpool_nd_backward(gradOutput, arg, input_shape, ks, ds, pads, dils):
+    """Route gradOutput to the argmax of each window (accumulating where windows overlap)."""
+    xp = get_array_module(gradOutput)
+    shape = tuple(input_shape)
+    gi = xp.empty(shape, gradOutput.dtype)
+    if xp is not np or gi.nbytes < PARALLEL_BYTES:
+        _maxpool_grad_into(gi, gradOutput, arg, ks, ds, pads, dils)
+        return gi
+    gplanes, aplanes = _as_planes(gradOutput), _as_planes(arg)
+    iplanes = gi.reshape(-1, 1, *shape[2:])
+
+    def run(p0, p1):
+        _maxpool_grad_into(iplanes[p0:p1], gplanes[p0:p1], aplanes[p0:p1], ks, ds, pads, dils)
+
+    _over_planes(run, iplanes.shape[0], iplanes[0].nbytes)
+    return gi
 
 
 def maxpool_nd_positions(arg, sizes, ks, ds, pads, dils):
