@@ -341,6 +341,8 @@ def print_record(rec, args):
     where = "GPU" if args.device == "gpu" else "CPU"
     print(f"{args.net}, batch {args.batch}, {args.type}, {args.device} ({os.cpu_count()} cores), "
           f"median of {args.repeat} processes x {args.steps} steps each")  # fmt: skip
+    if where == "CPU":
+        print(f"NumPy's BLAS: {_blas()}")
     print(f"{'':12}{'forward ms':>12}{'train step ms':>15}{'images/s':>10}{'peak MiB':>10}")
     ours_mem = _mib(rec["nnlegacy_peak_bytes"])
     print(f"{'nnlegacy':12}{rec['nnlegacy_forward_ms']:12.2f}{rec['nnlegacy_train_step_ms']:15.2f}"
@@ -378,6 +380,22 @@ def _machine():
     return f"{name}, {os.cpu_count()} cores, {platform.system()}"
 
 
+def _blas():
+    """NumPy's BLAS and the kernels it runs: OpenBLAS picks them for the CPU when it loads,
+    unless ``OPENBLAS_CORETYPE`` pins them (some machines pin older kernels for old builds;
+    the Haswell kernels run at half the speed of the SkylakeX ones on an AVX-512 CPU)."""
+    libs = nn.threads._blas_controllers() or []
+    parts = [
+        f"{lib.internal_api} {lib.version}"
+        + (f", {lib.architecture} kernels" if getattr(lib, "architecture", None) else "")
+        for lib in libs
+    ]
+    pinned = os.environ.get("OPENBLAS_CORETYPE")
+    if pinned:
+        parts.append(f"pinned by OPENBLAS_CORETYPE={pinned}")
+    return "; ".join(parts) or "unknown (threadpoolctl found none)"
+
+
 def _ok(value, target):
     return "" if target is None or value is None else (" ✓" if value <= target else " ✗")
 
@@ -399,7 +417,7 @@ def suite(args):
     print(f"Train step ({args.type}, CPU), nnlegacy / PyTorch {torch_version or '(absent)'} in "
           f"the same run: medians of {args.repeat} fresh processes per framework, alternating, "
           f"x {args.steps} steps each.\n")  # fmt: skip
-    print(f"- machine: {_machine()}; NumPy {numpy.__version__}")
+    print(f"- machine: {_machine()}; NumPy {numpy.__version__}; BLAS: {_blas()}")
     print(f"- load average (1, 5, 15 min): {load_before} before, {_load()} after "
           f"({(time.time() - t0) / 60:.1f} min)")  # fmt: skip
     print("- peak memory: the resident-set high-water mark of a train step above the process "
