@@ -39,21 +39,28 @@ def chunking(request, monkeypatch):
 PATHS = [
     (geometry, path)
     for geometry in GEOMETRIES
-    for path in ("unfold", "direct", "direct32")
-    if path == "unfold" or all(s == 1 for s in geometry[2])  # column-free: stride 1
+    for path in ("unfold", "direct", "direct32", "pointwise")
+    if path == "unfold"
+    or (path.startswith("direct") and all(s == 1 for s in geometry[2]))  # stride 1
+    or (set(geometry[1]) == set(geometry[2]) == {1} and not any(geometry[3]))  # 1x1
 ]
 
 
 @pytest.mark.parametrize("geometry,path", PATHS)
 def test_chunked_convolution_equals_whole_batch(chunking, geometry, path, monkeypatch):
-    """Both CPU paths, the unfolding one and (stride 1, float32 and float64) the
-    column-free one of a BLAS product per kernel offset, against the whole-batch unfold."""
+    """The CPU paths against the whole-batch unfold: the unfolding one; (stride 1, float32
+    and float64) the column-free one of a BLAS product per kernel offset; and (1x1) the
+    one of a product per image."""
     shape, k, d, p, dil = geometry
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape)
     g = KU.Unfold(shape, k, d, p, dil)
+    if path != "pointwise":
+        monkeypatch.setattr(KC, "_pointwise", lambda *a: False)
     if path == "unfold":
         monkeypatch.setattr(KC, "_direct", lambda *a: False)
+    elif path == "pointwise":
+        assert KC._pointwise(g)
     elif not gemm.available(x.dtype):
         pytest.skip("NumPy's BLAS here is not an OpenBLAS with cblas_dgemm")
     else:  # on these small inputs too (it would unfold them, as faster)

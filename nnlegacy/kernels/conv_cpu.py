@@ -212,6 +212,8 @@ def _store_input_grad(gi, buf, g: Unfold, c: _Chunk, lock):
 
 def conv_forward(x, weight2d, bias, g: Unfold):
     """Output ``(N, O, *out)`` of the convolution of ``x`` ``(N, C, *size)``."""
+    if _pointwise(g):
+        return _pointwise_forward(x, weight2d, bias, g)
     if _direct(g, x, weight2d):
         return _direct_forward(x, weight2d, bias, g)
     o = weight2d.shape[0]
@@ -239,6 +241,8 @@ def conv_forward(x, weight2d, bias, g: Unfold):
 def conv_backward(x, gradOutput, weight2d, g: Unfold, need_input=True, need_weight=True, bias=True):
     """(gradInput or None, dL/dweight ``(O, C*prod(k))`` or None, dL/dbias or None) in one
     pass over the chunks; the caller accumulates the parameter gradients."""
+    if _pointwise(g):
+        return _pointwise_backward(x, gradOutput, weight2d, g, need_input, need_weight, bias)
     if _direct(g, x, gradOutput, weight2d):
         return _direct_backward(x, gradOutput, weight2d, g, need_input, need_weight, bias)
     o = weight2d.shape[0]
@@ -466,4 +470,77 @@ def _direct_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight
             gb = results[0][1]
             for r in results[1:]:
                 gb += r[1]
+    return gi, gw, gb
+
+
+# --- 1x1 kernels, stride 1, no padding: a product per image, nothing copied ------------
+#
+# Each image's output is ``W @ x[n]`` with ``x[n]`` its (C, positions) matrix as stored:
+# no window, no column matrix, no transposed copy of the output (GoogLeNet's 1x1 layers,
+# ResNet's projections with stride 1). Images go to the threads in runs; the weight
+# gradient sums ``g[n] @ x[n].T`` over a run's images, as one stacked product summed.
+
+PER_IMAGE_BYTES = 4 << 20  # a run's stacked weight-gradient products at most
+
+
+def _pointwise(g: Unfold) -> bool:
+    return all(k == 1 for k in g.k) and all(d == 1 for d in g.d) and not any(g.pad)
+
+
+def _image_runs(g: Unfold, per_image_bytes: int):
+    """Runs of images, one or more per thread, each under PER_IMAGE_BYTES of temporaries."""
+    nt = threads.get_num_threads()
+    per = max(1, min(PER_IMAGE_BYTES // max(1, per_image_bytes), -(-g.n // nt)))
+    runs = [(n, min(n + per, g.n)) for n in range(0, g.n, per)]
+    return [r for r in _split(runs, min(nt, len(runs))) if r]
+
+
+def _pointwise_forward(x, weight2d, bias, g: Unfold):
+    o = weight2d.shape[0]
+    xs = x.reshape(g.n, g.c, g.positions)
+    out = np.empty((g.n, o, g.positions), x.dtype)
+    w = np.ascontiguousarray(weight2d)
+    b = None if bias is None else bias.reshape(o, 1)
+
+    def run(part):
+        for n0, n1 in part:
+            np.matmul(w, xs[n0:n1], out=out[n0:n1])
+            if b is not None:
+                out[n0:n1] += b
+
+    parts = _image_runs(g, 0)
+    threads.parallel_for(lambda i: run(parts[i]), len(parts))
+    return out.reshape(g.n, o, *g.out)
+
+
+def _pointwise_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, bias):
+    o = weight2d.shape[0]
+    xs = x.reshape(g.n, g.c, g.positions)
+    go = np.ascontiguousarray(gradOutput).reshape(g.n, o, g.positions)
+    gi = np.empty((g.n, g.c, g.positions), gradOutput.dtype) if need_input else None
+    wt = np.ascontiguousarray(weight2d).T
+
+    def run(part):
+        gw = gb = None
+        for n0, n1 in part:
+            if need_input:
+                np.matmul(wt, go[n0:n1], out=gi[n0:n1])
+            if need_weight:
+                w_run = np.matmul(go[n0:n1], xs[n0:n1].transpose(0, 2, 1)).sum(axis=0)
+                gw = w_run if gw is None else gw + w_run
+                if bias:
+                    b_run = go[n0:n1].sum(axis=(0, 2))
+                    gb = b_run if gb is None else gb + b_run
+        return gw, gb
+
+    parts = _image_runs(g, o * g.c * x.itemsize)
+    results = threads.parallel_for(lambda i: run(parts[i]), len(parts))
+    gw = gb = None
+    if need_weight:  # one partial sum per thread
+        gw, gb = results[0]
+        for r in results[1:]:
+            gw = gw + r[0]
+            gb = gb + r[1] if bias else None
+    if gi is not None:
+        gi = gi.reshape(g.n, g.c, *g.size)
     return gi, gw, gb
