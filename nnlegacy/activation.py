@@ -42,18 +42,19 @@ def _elementwise(ufunc, x, scalar, out=None):
 def _threshold_grad(input, gradOutput, th, inplace):
     """THNN's Threshold gradient on the CPU: gradOutput zeroed where ``input <= th`` (in
     place) or where not ``input > th`` (they differ on NaN input). Zeroed exactly, as
-    THNN, by and-ing the bits with a mask of all ones or zeros: three passes per run of
-    the arrays, in cache, where a boolean-mask assignment (``g[mask] = 0``) gathers and
-    is ~10x slower."""
+    THNN, by multiplying the bits, as integers, by the 0/1 mask (a NaN or infinite
+    gradient times 0.0 would not give 0): two passes per run of the arrays, in cache,
+    where a boolean-mask assignment (``g[mask] = 0``) gathers and is ~10x slower."""
     ints = np.dtype(f"i{gradOutput.itemsize}")
     out = gradOutput if inplace else np.empty_like(gradOutput)
 
     def run(x, g, o):
         if inplace:
-            keep = np.subtract(np.less_equal(x, th).view(np.int8), 1, dtype=ints)
+            keep = np.less_equal(x, th)
+            np.logical_not(keep, out=keep)
         else:
-            keep = np.negative(np.greater(x, th).view(np.int8), dtype=ints)
-        np.bitwise_and(g.view(ints), keep, out=o.view(ints))
+            keep = np.greater(x, th)
+        np.multiply(g.view(ints), keep, out=o.view(ints))
 
     if not all(a.flags.c_contiguous for a in (input, gradOutput)):
         run(input, gradOutput, out)
