@@ -29,6 +29,7 @@ def chunking(request, monkeypatch):
     """Chunk sizes from whole batches down to one output row, on 1-3 threads."""
     size, cols, nt = request.param
     monkeypatch.setattr(KC, "CHUNK_BYTES", size)
+    monkeypatch.setattr(KC, "DIRECT_CHUNK_BYTES", size)
     monkeypatch.setattr(KC, "MIN_COLUMNS", cols)
     before = threads.get_num_threads()
     threads.set_num_threads(nt)

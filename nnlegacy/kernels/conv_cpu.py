@@ -310,6 +310,7 @@ def conv_backward(x, gradOutput, weight2d, g: Unfold, need_input=True, need_weig
 # the unfold's ``prod(k)`` copies of the input are gone.
 
 
+DIRECT_CHUNK_BYTES = 4 << 20  # window and output per chunk (BLAS blocks it for L2 itself)
 DIRECT_MIN_CHANNELS = 32  # thinner inputs make products too thin (K = C) to pay
 DIRECT_MAX_WASTE = 1.2  # padded positions per output position at most
 
@@ -357,19 +358,20 @@ class _Direct:
 
 def _direct_chunks(g: Unfold, itemsize: int, nthreads: int, o: int):
     """Chunks whose window and output (``(C + O)`` values per padded position) fit in
-    CHUNK_BYTES: whole images, or bands of output rows of one image."""
+    DIRECT_CHUNK_BYTES: whole images, or bands of output rows of one image."""
     rest = math.prod(s + 2 * p for s, p in zip(g.size[1:], g.pad[1:]))
     per_row = (g.c + o) * rest * itemsize  # one padded row of window and output
     halo = g.dil[0] * (g.k[0] - 1)
     rows = g.size[0] + 2 * g.pad[0]
-    if per_row * rows <= CHUNK_BYTES or g.out[0] == 1:
-        imgs = max(int(CHUNK_BYTES // (per_row * rows)), -(-MIN_COLUMNS // (rows * rest)), 1)
+    if per_row * rows <= DIRECT_CHUNK_BYTES or g.out[0] == 1:
+        imgs = max(int(DIRECT_CHUNK_BYTES // (per_row * rows)), -(-MIN_COLUMNS // (rows * rest)), 1)
         imgs = min(imgs, -(-g.n // nthreads))  # at least one chunk per thread if possible
         return [
             _Chunk(g, n0, min(n0 + imgs, g.n), 0, g.out[0], True, False)
             for n0 in range(0, g.n, imgs)
         ]
-    band = max(int(CHUNK_BYTES // per_row) - halo, -(-MIN_COLUMNS // rest), 1)
+    band = max(int(DIRECT_CHUNK_BYTES // per_row) - halo, -(-MIN_COLUMNS // rest), 1)
+    band = -(-g.out[0] // -(-g.out[0] // band))  # equal bands: no thin last one
     return [
         _Chunk(g, n, n + 1, r0, min(r0 + band, g.out[0]), False, False)
         for n in range(g.n)

@@ -120,5 +120,7 @@ def gemm(a, b, c, beta=0.0):
     transposed view is fine), ``c`` (m, n) one with unit stride along its rows; all of
     one dtype for which ``available`` is True. The caller holds BLAS to a thread count
     (``threads.single_blas``) as it wishes."""
+    if not available(c.dtype):
+        raise TypeError(f"gemm: no BLAS gemm for {c.dtype} here (check gemm.available)")
     _call(_funcs[c.dtype], a, b, c, beta)
     return c
