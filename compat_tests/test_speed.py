@@ -30,6 +30,8 @@ def chunking(request, monkeypatch):
     size, cols, nt = request.param
     monkeypatch.setattr(KC, "CHUNK_BYTES", size)
     monkeypatch.setattr(KC, "DIRECT_CHUNK_BYTES", size)
+    if size < 1 << 20:  # the backward pass cut as finely as the forward one
+        monkeypatch.setattr(KC, "SMALL_BACKWARD_BYTES", 0)
     monkeypatch.setattr(KC, "MIN_COLUMNS", cols)
     before = threads.get_num_threads()
     threads.set_num_threads(nt)
