@@ -299,3 +299,21 @@ def test_printshape_cuda_without_gpu():
         pytest.skip("a GPU is present")
     r = run(ROOT / "tools/printshape", "lenet5", "--type", "cuda")
     one_line_error(r, "printshape: torch.CudaTensor needs CuPy and an NVIDIA GPU")
+
+
+def test_kernelbench_times_each_variant_in_one_process():
+    """tools/kernelbench names the path nnlegacy takes and times every variant that
+    applies (numbers vary; the rows and the path are what is checked)."""
+    r = run(ROOT / "tools/kernelbench", "conv", "2", "4", "3", "8", "1", "0", "--rounds", "1",
+            "--steps", "1")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "takes the per-image path" in r.stdout
+    assert {"unfold", "per-image"} <= {line.split()[0] for line in r.stdout.splitlines()[1:]}
+    r = run(ROOT / "tools/kernelbench", "pool", "2", "3", "9", "3", "2", "1", "--rounds", "1",
+            "--steps", "1")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "runs of planes" in r.stdout and "whole, inline" in r.stdout
+    r = run(ROOT / "tools/kernelbench", "step", "lenet5", "2", "threads._num_threads=1", "2",
+            "--rounds", "1", "--steps", "1")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "_num_threads=1" in r.stdout and "_num_threads=2" in r.stdout
