@@ -328,3 +328,63 @@ def test_max_pooling_by_runs_of_planes_equals_the_window_scan(
         np.testing.assert_allclose(gi, want, rtol=1e-13, atol=1e-13)
     finally:
         threads.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_adds_into_strided_views_as_matmul(dtype):
+    """kernels/gemm.py: C = A @ B + beta * C on transposed and strided views (a shifted
+    window of a buffer, as the column-free convolution passes them), against matmul."""
+    if not gemm.available(dtype):
+        pytest.skip("NumPy's BLAS here is not an OpenBLAS with cblas_?gemm")
+    rng = np.random.default_rng(5)
+    buf = rng.standard_normal(4 * 40).astype(dtype).reshape(4, 40)
+    window = buf[:, 3:33]  # (4, 30), leading dimension 40
+    a = rng.standard_normal((4, 5)).astype(dtype).T  # (5, 4), a transposed view
+    c0 = rng.standard_normal((5, 50)).astype(dtype)
+    c = c0.copy()
+    gemm.gemm(a, window, c[:, 10:40], 1.0)
+    want = c0.copy()
+    want[:, 10:40] += a @ window
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(c, want, rtol=tol, atol=tol)  # the rest of c untouched
+    out = np.full((4, 4), np.nan, dtype)  # beta 0 ignores what C held, NaN included
+    gemm.gemm(window, window.T, out, 0.0)
+    np.testing.assert_allclose(out, window @ window.T, rtol=tol, atol=tol)
+    with pytest.raises(ValueError, match="unit stride"):
+        gemm.gemm(buf[:, ::2][:, :4], window, np.zeros((4, 30), dtype))
+    with pytest.raises(ValueError, match="shapes"):
+        gemm.gemm(a, window[:3], np.zeros((5, 30), dtype))
+
+
+def test_convolution_path_choice():
+    """Which CPU path a convolution takes: per image for 1x1/stride 1/no padding; column-free
+    for stride 1 on >= 32 planes with under 20 % padded positions (and a BLAS gemm);
+    otherwise unfolding (3 planes; a 7x7 map; stride 2)."""
+    x = np.zeros(1, np.float32)
+
+    def path(shape, k, d, p):
+        g = KU.Unfold(shape, k, d, p)
+        return "image" if KC._pointwise(g) else "free" if KC._direct(g, x) else "unfold"
+
+    assert path((4, 256, 28, 28), (1, 1), (1, 1), (0, 0)) == "image"
+    assert path((4, 256, 28, 28), (1, 1), (2, 2), (0, 0)) == "unfold"
+    assert path((8, 3, 224, 224), (3, 3), (1, 1), (1, 1)) == "unfold"
+    assert path((8, 512, 7, 7), (3, 3), (1, 1), (1, 1)) == "unfold"
+    assert path((8, 64, 56, 56), (3, 3), (2, 2), (1, 1)) == "unfold"
+    free = "free" if gemm.available(np.float32) else "unfold"
+    assert path((8, 64, 56, 56), (3, 3), (1, 1), (1, 1)) == free
+
+
+def test_over_runs_covers_the_range_in_order(monkeypatch):
+    """threads.over_runs: consecutive runs covering range(n) once, results in run order,
+    on 1-3 threads; inline (one run) under INLINE_BYTES."""
+    assert threads.over_runs(lambda i, j: (i, j), 10, 1) == [(0, 10)]
+    monkeypatch.setattr(threads, "INLINE_BYTES", 0)
+    before = threads.get_num_threads()
+    try:
+        for nt in (1, 2, 3):
+            threads.set_num_threads(nt)
+            runs = threads.over_runs(lambda i, j: (i, j), 10, 4, run_bytes=12)
+            assert runs == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    finally:
+        threads.set_num_threads(before)
