@@ -125,6 +125,22 @@ def _split(items, parts):
     return out
 
 
+def _input_grad(chunks, g: Unfold, dtype):
+    """gradInput's array: uninitialised where every chunk assigns whole images, zeros
+    where bands of one image add into it."""
+    whole = all(c.whole for c in chunks)
+    return (np.empty if whole else np.zeros)((g.n, g.c, *g.size), dtype)
+
+
+def _sum_partials(results, bias):
+    """The threads' partial (weight, bias) gradients, summed."""
+    gw, gb = results[0]
+    for r in results[1:]:
+        gw = gw + r[0]
+        gb = gb + r[1] if bias else None
+    return gw, gb
+
+
 def _rows_inside(g: Unfold, c: _Chunk):
     """(input rows a:b inside the chunk's window, the same rows in window coordinates)."""
     a, b = max(c.lo - g.pad[0], 0), min(c.hi - g.pad[0], g.size[0])
@@ -260,8 +276,7 @@ def conv_backward(x, gradOutput, weight2d, g: Unfold, need_input=True, need_weig
     nt = threads.get_num_threads()
     chunks = _chunks(g, x.itemsize, nt, o, SMALL_BACKWARD_BYTES)
     if need_input:
-        whole = all(c.whole for c in chunks)
-        gi = (np.empty if whole else np.zeros)((g.n, g.c, *g.size), gradOutput.dtype)
+        gi = _input_grad(chunks, g, gradOutput.dtype)
 
     def run(part):
         gw = gb = None
@@ -291,13 +306,7 @@ def conv_backward(x, gradOutput, weight2d, g: Unfold, need_input=True, need_weig
     results = threads.parallel_for(lambda i: run(parts[i]), len(parts))
     gw = gb = None
     if need_weight:  # one partial sum per thread
-        gw = results[0][0]
-        for r in results[1:]:
-            gw += r[0]
-        if bias:
-            gb = results[0][1]
-            for r in results[1:]:
-                gb += r[1]
+        gw, gb = _sum_partials(results, bias)
     return gi, gw, gb
 
 
@@ -436,8 +445,7 @@ def _direct_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight
     chunks = _direct_chunks(g, x.itemsize, nt, o)
     gi = None
     if need_input:
-        whole = all(c.whole for c in chunks)
-        gi = (np.empty if whole else np.zeros)((g.n, g.c, *g.size), gradOutput.dtype)
+        gi = _input_grad(chunks, g, gradOutput.dtype)
 
     def run(part):
         gw = gb = None
@@ -471,14 +479,8 @@ def _direct_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight
     results = threads.parallel_for(lambda i: run(parts[i]), len(parts))
     gw = gb = None
     if need_weight:  # one partial sum per thread, then (O, C*prod(k)) as the weight
-        gw = results[0][0]
-        for r in results[1:]:
-            gw += r[0]
+        gw, gb = _sum_partials(results, bias)
         gw = np.ascontiguousarray(gw.transpose(1, 2, 0)).reshape(o, g.rows)
-        if bias:
-            gb = results[0][1]
-            for r in results[1:]:
-                gb += r[1]
     return gi, gw, gb
 
 
@@ -546,10 +548,7 @@ def _pointwise_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_wei
     results = threads.parallel_for(lambda i: run(parts[i]), len(parts))
     gw = gb = None
     if need_weight:  # one partial sum per thread
-        gw, gb = results[0]
-        for r in results[1:]:
-            gw = gw + r[0]
-            gb = gb + r[1] if bias else None
+        gw, gb = _sum_partials(results, bias)
     if gi is not None:
         gi = gi.reshape(g.n, g.c, *g.size)
     return gi, gw, gb
