@@ -95,6 +95,18 @@ def get_array_module(x):
     return np
 
 
+_TYPE_NAMES = {  # built once: type_of runs on every forward and backward
+    np.dtype(np.float64): "DoubleTensor",
+    np.dtype(np.float32): "FloatTensor",
+    np.dtype(np.float16): "HalfTensor",
+    np.dtype(np.int64): "LongTensor",
+    np.dtype(np.int32): "IntTensor",
+    np.dtype(np.int16): "ShortTensor",
+    np.dtype(np.int8): "CharTensor",
+    np.dtype(np.uint8): "ByteTensor",
+}
+
+
 def type_of(x) -> str:
     """The Torch type name of an array, e.g. 'torch.FloatTensor', or a description."""
     if isinstance(x, np.ndarray):
@@ -103,17 +115,7 @@ def type_of(x) -> str:
         prefix = "torch.Cuda"
     else:
         return type(x).__name__
-    names = {
-        np.dtype(np.float64): "DoubleTensor",
-        np.dtype(np.float32): "FloatTensor",
-        np.dtype(np.float16): "HalfTensor",
-        np.dtype(np.int64): "LongTensor",
-        np.dtype(np.int32): "IntTensor",
-        np.dtype(np.int16): "ShortTensor",
-        np.dtype(np.int8): "CharTensor",
-        np.dtype(np.uint8): "ByteTensor",
-    }
-    name = names.get(x.dtype, f"Tensor[{x.dtype}]")
+    name = _TYPE_NAMES.get(x.dtype) or f"Tensor[{x.dtype}]"
     if prefix == "torch.Cuda" and name == "FloatTensor":
         return "torch.CudaTensor"
     return prefix + name
