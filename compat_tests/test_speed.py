@@ -33,6 +33,7 @@ def chunking(request, monkeypatch):
     if size < 1 << 20:  # the backward pass cut as finely as the forward one
         monkeypatch.setattr(KC, "SMALL_BACKWARD_BYTES", 0)
     monkeypatch.setattr(KC, "MIN_COLUMNS", cols)
+    monkeypatch.setattr(KC, "PARALLEL_FLOPS", 0)  # these small inputs on every thread too
     before = threads.get_num_threads()
     threads.set_num_threads(nt)
     yield
@@ -373,6 +374,11 @@ def test_convolution_path_choice():
     assert path((8, 64, 56, 56), (3, 3), (2, 2), (1, 1)) == "unfold"
     free = "free" if gemm.available(np.float32) else "unfold"
     assert path((8, 64, 56, 56), (3, 3), (1, 1), (1, 1)) == free
+    # too little work to wake the pool: the calling thread alone
+    small = KU.Unfold((2, 3, 8, 8), (3, 3), (1, 1), (0, 0))
+    assert KC._threads(small, 4) == 1
+    big = KU.Unfold((8, 64, 56, 56), (3, 3), (1, 1), (1, 1))
+    assert KC._threads(big, 64) == threads.get_num_threads()
 
 
 def test_over_runs_covers_the_range_in_order(monkeypatch):

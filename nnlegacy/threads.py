@@ -139,7 +139,11 @@ def parallel_for(fn, n: int, threads: int | None = None):
 
 
 RUN_BYTES = 1 << 20  # over_runs' run: about half a core's L2 cache
-INLINE_BYTES = 1 << 18  # over_runs does less than this on the calling thread, as one run
+# over_runs does less than this on the calling thread, as one run: handing work to an
+# idle pool thread and back takes 0.24-0.28 ms on the project's virtual machine (an idle
+# core sleeps), about what a pass over a few MiB takes (LeNet-5's step: 4 MiB against
+# 256 KiB measured 15.0 against 15.6 ms, median of rounds, tools/kernelbench step)
+INLINE_BYTES = 4 << 20
 
 
 def over_runs(fn, n: int, unit_bytes: int, run_bytes: int | None = None):

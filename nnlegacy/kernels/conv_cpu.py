@@ -37,6 +37,7 @@ from .unfold import Unfold
 CHUNK_BYTES = 1 << 20  # columns per chunk: about one core's L2 cache
 MIN_COLUMNS = 256  # columns per chunk at least, so each product is a real GEMM
 SMALL_BACKWARD_BYTES = 16 << 20  # backward: columns under this in one chunk per thread
+PARALLEL_FLOPS = 20_000_000  # a convolution pass under this runs on the calling thread
 
 __all__ = ["conv_backward", "conv_forward"]
 
@@ -112,6 +113,15 @@ def _chunks(g: Unfold, itemsize: int, nthreads: int, nout: int, whole_below: int
         for n in range(g.n)
         for r0 in range(0, g.out[0], band)
     ]
+
+
+def _threads(g: Unfold, o: int, products: int = 1) -> int:
+    """Threads for a convolution of ``products`` GEMM-sized passes: all of them, or one
+    where the work is too small to pay for waking the pool. A hand-off to an idle thread
+    takes 0.03-0.3 ms (measured 0.24-0.28 ms a round trip on the project's virtual
+    machine, where an idle core sleeps), about what LeNet-5's layers take whole."""
+    flops = 2 * o * g.rows * g.n * g.positions * products
+    return threads.get_num_threads() if flops >= PARALLEL_FLOPS else 1
 
 
 def _split(items, parts):
@@ -243,7 +253,7 @@ def conv_forward(x, weight2d, bias, g: Unfold):
     out = np.empty((g.n, o, *g.out), x.dtype)
     w = np.ascontiguousarray(weight2d)
     b = None if bias is None else bias.reshape(o, 1, *(1,) * len(g.out))
-    nt = threads.get_num_threads()
+    nt = _threads(g, o)
     chunks = _chunks(g, x.itemsize, nt, o)
 
     def run(part):
@@ -273,7 +283,7 @@ def conv_backward(x, gradOutput, weight2d, g: Unfold, need_input=True, need_weig
     nd = len(g.out)
     gi = None
     lock = threading.Lock()
-    nt = threads.get_num_threads()
+    nt = _threads(g, o, need_input + need_weight)
     chunks = _chunks(g, x.itemsize, nt, o, SMALL_BACKWARD_BYTES)
     if need_input:
         gi = _input_grad(chunks, g, gradOutput.dtype)
@@ -415,7 +425,7 @@ def _direct_forward(x, weight2d, bias, g: Unfold):
     out = np.empty((g.n, o, *g.out), x.dtype)
     wk = _offset_weights(weight2d, g)
     b = None if bias is None else bias.reshape(o, 1, *(1,) * len(g.out))
-    nt = threads.get_num_threads()
+    nt = _threads(g, o)
     chunks = _direct_chunks(g, x.itemsize, nt, o)
 
     def run(part):
@@ -441,7 +451,7 @@ def _direct_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight
     o = weight2d.shape[0]
     wk = _offset_weights(weight2d, g)
     lock = threading.Lock()
-    nt = threads.get_num_threads()
+    nt = _threads(g, o, need_input + need_weight)
     chunks = _direct_chunks(g, x.itemsize, nt, o)
     gi = None
     if need_input:
@@ -498,9 +508,9 @@ def _pointwise(g: Unfold) -> bool:
     return all(k == 1 for k in g.k) and all(d == 1 for d in g.d) and not any(g.pad)
 
 
-def _image_runs(g: Unfold, per_image_bytes: int):
+def _image_runs(g: Unfold, per_image_bytes: int, o: int, products: int = 1):
     """Runs of images, one or more per thread, each under PER_IMAGE_BYTES of temporaries."""
-    nt = threads.get_num_threads()
+    nt = _threads(g, o, products)
     per = max(1, min(PER_IMAGE_BYTES // max(1, per_image_bytes), -(-g.n // nt)))
     runs = [(n, min(n + per, g.n)) for n in range(0, g.n, per)]
     return [r for r in _split(runs, min(nt, len(runs))) if r]
@@ -519,7 +529,7 @@ def _pointwise_forward(x, weight2d, bias, g: Unfold):
             if b is not None:
                 out[n0:n1] += b
 
-    parts = _image_runs(g, 0)
+    parts = _image_runs(g, 0, o)
     threads.parallel_for(lambda i: run(parts[i]), len(parts))
     return out.reshape(g.n, o, *g.out)
 
@@ -544,7 +554,7 @@ def _pointwise_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_wei
                     gb = b_run if gb is None else gb + b_run
         return gw, gb
 
-    parts = _image_runs(g, o * g.c * x.itemsize)
+    parts = _image_runs(g, o * g.c * x.itemsize, o, need_input + need_weight)
     results = threads.parallel_for(lambda i: run(parts[i]), len(parts))
     gw = gb = None
     if need_weight:  # one partial sum per thread
