@@ -8,7 +8,7 @@ import numpy as np
 import nnlegacy as nn
 
 from ._common import ExportError, where
-from ._to_onnx import POOLS, _as4d, _batchnorm, _sequential, emits, numpy
+from ._to_onnx import POOLS, _as4d, _batchnorm, _conv_node, _sequential, emits, numpy
 
 emits(nn.LayerNormalization, note="the chain (Lua builds it as a Sequential)")(_sequential)
 emits(nn.VolumetricBatchNormalization, note="BatchNormalization")(_batchnorm)
@@ -16,15 +16,7 @@ emits(nn.VolumetricBatchNormalization, note="BatchNormalization")(_batchnorm)
 
 @emits(nn.SpatialDilatedConvolution, note="Conv with dilations")
 def _dilconv(m, x, g, path):
-    ins = [g.const(numpy(m.weight), "weight")]
-    ins += [g.const(numpy(m.bias), "bias")] if m.bias is not None else []
-    attrs = dict(
-        kernel_shape=[m.kH, m.kW],
-        strides=[m.dH, m.dW],
-        pads=[m.padH, m.padW, m.padH, m.padW],
-        dilations=[m.dilationH, m.dilationW],
-    )
-    return _as4d(g, x, lambda n: g.op("Conv", [n] + ins, **attrs))
+    return _conv_node(m, x, g, "Conv", numpy(m.weight), dilations=[m.dilationH, m.dilationW])
 
 
 def _as5d(g, x, fn):

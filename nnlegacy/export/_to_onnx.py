@@ -272,30 +272,30 @@ def _as4d(g, x, fn):
     return g.op("Squeeze", [fn(g.op("Unsqueeze", [x.name, g.ints([0])])), g.ints([0])])
 
 
-@emits(nn.SpatialConvolution, nn.SpatialConvolutionMM, note="Conv")
-def _conv(m, x, g, path):
-    w = numpy(m.weight).reshape(m.nOutputPlane, m.nInputPlane, m.kH, m.kW)
-    ins = [g.const(w, "weight")] + ([g.const(numpy(m.bias), "bias")] if m.bias is not None else [])
+def _conv_node(m, x, g, op, weight, **extra):
+    """``op`` (Conv or ConvTranspose) for a 2-D convolution module: its weight and bias,
+    kernel, stride and symmetric padding, and the ``extra`` attributes."""
+    ins = [g.const(weight, "weight")]
+    ins += [g.const(numpy(m.bias), "bias")] if m.bias is not None else []
     ph, pw = getattr(m, "padH", 0), getattr(m, "padW", 0)
     attrs = dict(
         kernel_shape=[m.kH, m.kW],
         strides=[getattr(m, "dH", 1), getattr(m, "dW", 1)],
         pads=[ph, pw, ph, pw],
+        **extra,
     )
-    return _as4d(g, x, lambda n: g.op("Conv", [n] + ins, **attrs))
+    return _as4d(g, x, lambda n: g.op(op, [n] + ins, **attrs))
+
+
+@emits(nn.SpatialConvolution, nn.SpatialConvolutionMM, note="Conv")
+def _conv(m, x, g, path):
+    w = numpy(m.weight).reshape(m.nOutputPlane, m.nInputPlane, m.kH, m.kW)
+    return _conv_node(m, x, g, "Conv", w)
 
 
 @emits(nn.SpatialFullConvolution, note="ConvTranspose (adjW/adjH as output_padding)")
 def _fullconv(m, x, g, path):
-    ins = [g.const(numpy(m.weight), "weight")]
-    ins += [g.const(numpy(m.bias), "bias")] if m.bias is not None else []
-    attrs = dict(
-        kernel_shape=[m.kH, m.kW],
-        strides=[m.dH, m.dW],
-        pads=[m.padH, m.padW, m.padH, m.padW],
-        output_padding=[m.adjH, m.adjW],
-    )
-    return _as4d(g, x, lambda n: g.op("ConvTranspose", [n] + ins, **attrs))
+    return _conv_node(m, x, g, "ConvTranspose", numpy(m.weight), output_padding=[m.adjH, m.adjW])
 
 
 def _pool_attrs(m):
