@@ -242,10 +242,8 @@ def test_fista(k, objective, capsys):
     assert capsys.readouterr().out.splitlines() == rec["printed"]
 
 
-@pytest.mark.parametrize("objective", ["rosenbrock", "quadratic"])
-def test_de(objective):
-    rec = load("de_1")[objective]
-    func = OBJECTIVES[objective]
+def recorded(func):
+    """(opfunc, evals): ``func`` with each evaluation's (x, f) appended to ``evals``."""
     evals = []
 
     def opfunc(x):
@@ -253,6 +251,13 @@ def test_de(objective):
         evals.append((x.copy(), f))
         return f, df
 
+    return opfunc, evals
+
+
+@pytest.mark.parametrize("objective", ["rosenbrock", "quadratic"])
+def test_de(objective):
+    rec = load("de_1")[objective]
+    opfunc, evals = recorded(OBJECTIVES[objective])
     config = {
         "popsize": 8,
         "scaleFactor": 0.5,
@@ -270,14 +275,7 @@ def test_de(objective):
 @pytest.mark.parametrize("objective", ["rosenbrock", "quadratic"])
 def test_cmaes(objective):
     rec = load("cmaes_1")[objective]
-    func = OBJECTIVES[objective]
-    evals = []
-
-    def opfunc(x):
-        f, df = func(x)
-        evals.append((x.copy(), f))
-        return f, df
-
+    opfunc, evals = recorded(OBJECTIVES[objective])
     torchrandom.manualSeed(1)
     x = np.array(rec["x0"])
     config = {"sigma": 0.5, "popsize": 6, "maxEval": 60, "verb_disp": 0}
