@@ -41,6 +41,16 @@ def _classes_of(x):
     raise ValueError(f"ConfusionMatrix: expected a vector or a matrix, got shape {a.shape}")
 
 
+def _class_of(value, what: str) -> int:
+    """A 1-based class: ``value`` itself, or the argmax of a (score or one-hot) vector."""
+    if np.ndim(value) == 0:
+        return int(value)
+    v = np.asarray(B.to_numpy(value))
+    if v.ndim != 1:
+        raise ValueError(f"ConfusionMatrix.add: expected a {what} vector, got shape {v.shape}")
+    return int(v.argmax()) + 1
+
+
 class ConfusionMatrix:
     """``optim.ConfusionMatrix(nclasses | classes, [classes])``.
 
@@ -78,25 +88,7 @@ class ConfusionMatrix:
     def add(self, prediction, target) -> None:
         """Count one sample: ``prediction`` a class or a score vector; ``target`` a
         class or a one-hot (score) vector."""
-        if np.ndim(prediction) == 0:
-            p = int(prediction)
-        else:
-            pv = np.asarray(B.to_numpy(prediction))
-            if pv.ndim != 1:
-                raise ValueError(
-                    f"ConfusionMatrix.add: expected a score vector, got shape {pv.shape}"
-                )
-            p = int(pv.argmax()) + 1
-        if np.ndim(target) == 0:
-            t = int(target)
-        else:
-            tv = np.asarray(B.to_numpy(target))
-            if tv.ndim != 1:
-                raise ValueError(
-                    f"ConfusionMatrix.add: expected a target vector, got shape {tv.shape}"
-                )
-            t = int(tv.argmax()) + 1
-        self._add(p, t)
+        self._add(_class_of(prediction, "score"), _class_of(target, "target"))
 
     def batchAdd(self, predictions, targets) -> None:  # noqa: N802
         """Count a batch: classes (1-D) or rows of scores/one-hots (2-D) for each."""
