@@ -151,10 +151,13 @@ def _sum_partials(results, bias):
     return gw, gb
 
 
-def _rows_inside(g: Unfold, c: _Chunk):
-    """(input rows a:b inside the chunk's window, the same rows in window coordinates)."""
+def _inside(g: Unfold, c: _Chunk):
+    """(input rows a:b inside the chunk's window; the index of those rows, without the
+    padding, in a window array ``(nc or C, C or nc, rows, *padded rest)``)."""
     a, b = max(c.lo - g.pad[0], 0), min(c.hi - g.pad[0], g.size[0])
-    return a, b, slice(a + g.pad[0] - c.lo, b + g.pad[0] - c.lo)
+    rows = slice(a + g.pad[0] - c.lo, b + g.pad[0] - c.lo)
+    inner = (slice(p, p + s) for s, p in zip(g.size[1:], g.pad[1:]))
+    return a, b, (slice(None), slice(None), rows, *inner)
 
 
 _local = threading.local()  # each thread's scratch buffers
@@ -186,9 +189,8 @@ def _input_window(x, g: Unfold, c: _Chunk):
     if not any(g.pad) and not c.wide:
         return x[c.n0 : c.n1, :, c.lo : c.hi]
     buf = _scratch("window", c.window, x.dtype, c.slack, zero=True)
-    a, b, rows = _rows_inside(g, c)
-    inner = (slice(p, p + s) for s, p in zip(g.size[1:], g.pad[1:]))
-    buf[(slice(None), slice(None), rows, *inner)] = x[c.n0 : c.n1, :, a:b]
+    a, b, inside = _inside(g, c)
+    buf[inside] = x[c.n0 : c.n1, :, a:b]
     return buf
 
 
@@ -233,9 +235,8 @@ def _store_input_grad(gi, buf, g: Unfold, c: _Chunk, lock):
     """Crop the padding off a folded window ``(C, nc, ..)`` and put it in gradInput: whole
     images are disjoint (assign); bands of one image overlap at their edges (add, under a
     lock)."""
-    a, b, rows = _rows_inside(g, c)
-    inner = (slice(p, p + s) for s, p in zip(g.size[1:], g.pad[1:]))
-    src = buf[(slice(None), slice(None), rows, *inner)].swapaxes(0, 1)
+    a, b, inside = _inside(g, c)
+    src = buf[inside].swapaxes(0, 1)
     if c.whole:
         gi[c.n0 : c.n1] = src
     else:
@@ -408,9 +409,8 @@ def _direct_chunks(g: Unfold, itemsize: int, nthreads: int, o: int):
 def _window_cn(x, g: Unfold, c: _Chunk, d: _Direct, slot="dwin"):
     """The chunk's zero-padded input window laid out (C, nc, rows, *rest), as (C, L)."""
     buf = _scratch(slot, (g.c, *d.shape), x.dtype, zero=True)
-    a, b, rows = _rows_inside(g, c)
-    inner = (slice(p, p + s) for s, p in zip(g.size[1:], g.pad[1:]))
-    buf[(slice(None), slice(None), rows, *inner)] = x[c.n0 : c.n1, :, a:b].swapaxes(0, 1)
+    a, b, inside = _inside(g, c)
+    buf[inside] = x[c.n0 : c.n1, :, a:b].swapaxes(0, 1)
     return buf.reshape(g.c, d.length)
 
 

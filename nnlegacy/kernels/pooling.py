@@ -65,18 +65,13 @@ def _window_slices_nd(ks, ds, dils, outs):
 
 
 PARALLEL_BYTES = 1 << 18  # a NumPy input under this is pooled whole, inline
-PLANE_RUN_BYTES = 1 << 20  # planes pooled together: in L2 with their copies and output
-
-
-def _over_planes(fn, planes: int, plane_bytes: int):
-    """Call ``fn(p0, p1)`` on runs of the ``planes`` (N*C) planes small enough that each
-    kernel offset's pass runs in cache, spread over nnlegacy's shared threads: every
-    plane is pooled on its own, so the runs are independent."""
-    threads.over_runs(fn, planes, plane_bytes, PLANE_RUN_BYTES)
+# planes pooled together (threads.over_runs): in L2 with their copies and output, so each
+# kernel offset's pass runs in cache; every plane is pooled on its own
+PLANE_RUN_BYTES = 1 << 20
 
 
 def _as_planes(x):
-    """(N, C, *spatial) as contiguous (N*C, 1, *spatial), for _over_planes."""
+    """(N, C, *spatial) as contiguous (N*C, 1, *spatial): planes to pool by runs."""
     return np.ascontiguousarray(x).reshape(-1, 1, *x.shape[2:])
 
 
@@ -144,7 +139,7 @@ def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode):
     (uint8 when the window has under 256 positions).
 
     Ties go to the first maximum in row-major order, as THNN's strict ``>`` scan. A large
-    NumPy input is pooled by runs of planes on the shared threads (_over_planes).
+    NumPy input is pooled by runs of planes on the shared threads (threads.over_runs).
     """
     xp = get_array_module(x)
     outs = tuple(
@@ -163,7 +158,7 @@ def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode):
     def run(p0, p1):
         _maxpool_into(planes[p0:p1], out[p0:p1], arg[p0:p1], ks, ds, pads, dils)
 
-    _over_planes(run, planes.shape[0], planes[0].nbytes)
+    threads.over_runs(run, planes.shape[0], planes[0].nbytes, PLANE_RUN_BYTES)
     return out.reshape(x.shape[:2] + outs), arg.reshape(x.shape[:2] + outs)
 
 
@@ -227,7 +222,7 @@ def maxpool_nd_backward(gradOutput, arg, input_shape, ks, ds, pads, dils):
     def run(p0, p1):
         _maxpool_grad_into(iplanes[p0:p1], gplanes[p0:p1], aplanes[p0:p1], ks, ds, pads, dils)
 
-    _over_planes(run, iplanes.shape[0], iplanes[0].nbytes)
+    threads.over_runs(run, iplanes.shape[0], iplanes[0].nbytes, PLANE_RUN_BYTES)
     return gi
 
 
