@@ -33,7 +33,9 @@ def chunking(request, monkeypatch):
     if size < 1 << 20:  # the backward pass cut as finely as the forward one
         monkeypatch.setattr(KC, "SMALL_BACKWARD_BYTES", 0)
     monkeypatch.setattr(KC, "MIN_COLUMNS", cols)
+    monkeypatch.setattr(KC, "FLAT_CHUNK_BYTES", size)  # "bands": one image a chunk
     monkeypatch.setattr(KC, "PARALLEL_FLOPS", 0)  # these small inputs on every thread too
+    monkeypatch.setattr(KC, "FLAT_PARALLEL_FLOPS", 0 if nt > 1 else 1 << 62)
     before = threads.get_num_threads()
     threads.set_num_threads(nt)
     yield
@@ -43,9 +45,9 @@ def chunking(request, monkeypatch):
 PATHS = [
     (geometry, path)
     for geometry in GEOMETRIES
-    for path in ("unfold", "direct", "direct32", "pointwise")
+    for path in ("unfold", "direct", "direct32", "flat", "flat32", "pointwise")
     if path == "unfold"
-    or (path.startswith("direct") and all(s == 1 for s in geometry[2]))  # stride 1
+    or (path.startswith(("direct", "flat")) and all(s == 1 for s in geometry[2]))  # stride 1
     or (set(geometry[1]) == set(geometry[2]) == {1} and not any(geometry[3]))  # 1x1
 ]
 
@@ -53,25 +55,29 @@ PATHS = [
 @pytest.mark.parametrize("geometry,path", PATHS)
 def test_chunked_convolution_equals_whole_batch(chunking, geometry, path, monkeypatch):
     """The CPU paths against the whole-batch unfold: the unfolding one; (stride 1, float32
-    and float64) the column-free one of a BLAS product per kernel offset; and (1x1) the
-    one of a product per image."""
+    and float64) the column-free one of a BLAS product per kernel offset and the one
+    that unfolds along the flat planes; and (1x1) the one of a product per image."""
     shape, k, d, p, dil = geometry
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape)
     g = KU.Unfold(shape, k, d, p, dil)
-    if path != "pointwise":
-        monkeypatch.setattr(KC, "_pointwise", lambda *a: False)
-    if path == "unfold":
-        monkeypatch.setattr(KC, "_direct", lambda *a: False)
-    elif path == "pointwise":
+    kind = path.removesuffix("32")
+    for other in ("pointwise", "direct", "flat"):
+        if other != kind:
+            monkeypatch.setattr(KC, f"_{other}", lambda *a: False)
+    if kind == "pointwise":
         assert KC._pointwise(g)
-    elif not gemm.available(x.dtype):
-        pytest.skip("NumPy's BLAS here is not an OpenBLAS with cblas_dgemm")
-    else:  # on these small inputs too (it would unfold them, as faster)
-        monkeypatch.setattr(KC, "DIRECT_MIN_CHANNELS", 1)
+    elif kind == "flat":  # on these small maps too (it would unfold them)
+        monkeypatch.setattr(KC, "FLAT_MIN_POSITIONS", 1)
+        monkeypatch.setattr(KC, "FLAT_MAX_WASTE", np.inf)
+        assert KC._flat(g)
+    elif kind == "direct":
+        if not gemm.available(x.dtype):
+            pytest.skip("NumPy's BLAS here is not an OpenBLAS with cblas_dgemm")
+        monkeypatch.setattr(KC, "DIRECT_MIN_CHANNELS", 1)  # on these small inputs too
         monkeypatch.setattr(KC, "DIRECT_MAX_WASTE", np.inf)
         assert KC._direct(g, x)
-    if path == "direct32":
+    if path in ("direct32", "flat32"):
         x = x.astype(np.float32)
         w, b = rng.standard_normal((5, g.rows)).astype(np.float32), np.ones(5, np.float32)
         ref, cols = KU.conv_forward(x.astype(np.float64), w.astype(np.float64), b, g)
@@ -93,6 +99,39 @@ def test_chunked_convolution_equals_whole_batch(chunking, geometry, path, monkey
     np.testing.assert_allclose(gi, KU.conv_backward_input(go, w, g), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(gw, gw_ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(gb, gb_ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("nt", [1, 2])
+def test_flat_path_buffers_are_not_shared_across_geometries(nt, monkeypatch):
+    """The flat path keeps zeros in per-thread buffers between calls (padding, dropped
+    positions): layers whose buffers have the same shape but other padding or kernel
+    sizes, run in turn, each still get their own gradients."""
+    monkeypatch.setattr(KC, "FLAT_MIN_POSITIONS", 1)
+    monkeypatch.setattr(KC, "FLAT_PARALLEL_FLOPS", 0 if nt > 1 else 1 << 62)
+    before = threads.get_num_threads()
+    threads.set_num_threads(nt)
+    rng = np.random.default_rng(3)
+    # the same padded plane (14x14) and planes, three geometries
+    layers = [((4, 2, 14, 14), (5, 5), (0, 0)), ((4, 2, 12, 12), (3, 3), (1, 1)),
+              ((4, 2, 14, 14), (3, 3), (0, 0))]  # fmt: skip
+    try:
+        for _ in range(2):
+            for shape, k, p in layers:
+                g = KU.Unfold(shape, k, (1, 1), p)
+                assert KC._flat(g)
+                x = rng.standard_normal(shape)
+                w, b = rng.standard_normal((3, g.rows)), rng.standard_normal(3)
+                ref, cols = KU.conv_forward(x, w, b, g)
+                go = rng.standard_normal(ref.shape)
+                np.testing.assert_allclose(KC.conv_forward(x, w, b, g), ref, rtol=1e-12)
+                gi, gw, gb = KC.conv_backward(x, go, w, g)
+                gw_ref, gb_ref = KU.conv_weight_grads(go, cols, g)
+                gi_ref = KU.conv_backward_input(go, w, g)
+                np.testing.assert_allclose(gi, gi_ref, rtol=1e-12, atol=1e-12)
+                np.testing.assert_allclose(gw, gw_ref, rtol=1e-12, atol=1e-12)
+                np.testing.assert_allclose(gb, gb_ref, rtol=1e-12, atol=1e-12)
+    finally:
+        threads.set_num_threads(before)
 
 
 def test_chunked_convolution_keeps_float32():
@@ -213,6 +252,51 @@ def test_thread_helpers():
         a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
         np.testing.assert_allclose(threads.matmul(a, b), a @ b, rtol=1e-12)
         np.testing.assert_allclose(threads.matmul(b.T, a.T), b.T @ a.T, rtol=1e-12)
+
+
+def test_parallel_for_shares_items_between_the_caller_and_the_pool():
+    """Every item runs once, on the calling thread or a pool thread, results in order;
+    an item's error reaches the caller after the others are done; nested calls run
+    inline; two callers at once each get their own results."""
+    import threading
+    import time
+
+    before = threads.get_num_threads()
+    threads.set_num_threads(3)
+    try:
+        seen = []
+
+        def item(i):
+            time.sleep(0.002)  # long enough for the pool threads to wake and take some
+            seen.append((i, threading.current_thread().name))
+            return i * 10
+
+        assert threads.parallel_for(item, 12) == [i * 10 for i in range(12)]
+        assert sorted(i for i, _ in seen) == list(range(12))
+        assert threading.current_thread().name in {name for _, name in seen}
+
+        def failing(i):
+            if i == 3:
+                raise KeyError("item 3")
+            return i
+
+        with pytest.raises(KeyError, match="item 3"):
+            threads.parallel_for(failing, 6)
+        nested = threads.parallel_for(lambda i: threads.parallel_for(lambda j: i + j, 3), 4)
+        assert nested == [[i, i + 1, i + 2] for i in range(4)]
+        out = {}
+        callers = [
+            threading.Thread(target=lambda k=k: out.setdefault(k, threads.parallel_for(
+                lambda i: (k, i), 8)))
+            for k in range(3)
+        ]  # fmt: skip
+        for t in callers:
+            t.start()
+        for t in callers:
+            t.join()
+        assert out == {k: [(k, i) for i in range(8)] for k in range(3)}
+    finally:
+        threads.set_num_threads(before)
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
@@ -360,12 +444,15 @@ def test_gemm_adds_into_strided_views_as_matmul(dtype):
 def test_convolution_path_choice():
     """Which CPU path a convolution takes: per image for 1x1/stride 1/no padding; column-free
     for stride 1 on >= 32 planes with under 20 % padded positions (and a BLAS gemm);
-    otherwise unfolding (3 planes; a 7x7 map; stride 2)."""
+    along the flat planes for stride 1 on fewer planes; otherwise unfolding (a 7x7 map;
+    stride 2)."""
     x = np.zeros(1, np.float32)
 
     def path(shape, k, d, p):
         g = KU.Unfold(shape, k, d, p)
-        return "image" if KC._pointwise(g) else "free" if KC._direct(g, x) else "unfold"
+        if KC._pointwise(g):
+            return "image"
+        return "free" if KC._direct(g, x) else "flat" if KC._flat(g) else "unfold"
 
     assert path((4, 256, 28, 28), (1, 1), (1, 1), (0, 0)) == "image"
     assert path((4, 256, 28, 28), (1, 1), (2, 2), (0, 0)) == "unfold"
@@ -374,6 +461,13 @@ def test_convolution_path_choice():
     assert path((8, 64, 56, 56), (3, 3), (2, 2), (1, 1)) == "unfold"
     free = "free" if gemm.available(np.float32) else "unfold"
     assert path((8, 64, 56, 56), (3, 3), (1, 1), (1, 1)) == free
+    # few planes, stride 1: along the flat planes (LeNet's C1 and C3, GoogLeNet's 5x5 on
+    # 16 planes); not where an image's columns are large (VGG's first layer, above) nor
+    # where padding makes half the positions (a 5x5 kernel with padding 2 on 7x7)
+    assert path((128, 1, 32, 32), (5, 5), (1, 1), (0, 0)) == "flat"
+    assert path((128, 6, 14, 14), (5, 5), (1, 1), (0, 0)) == "flat"
+    assert path((4, 16, 28, 28), (5, 5), (1, 1), (2, 2)) == "flat"
+    assert path((4, 16, 7, 7), (5, 5), (1, 1), (2, 2)) == "unfold"
     # too little work to wake the pool: the calling thread alone
     small = KU.Unfold((2, 3, 8, 8), (3, 3), (1, 1), (0, 0))
     assert KC._threads(small, 4) == 1

@@ -37,7 +37,7 @@ from .unfold import Unfold
 CHUNK_BYTES = 1 << 20  # columns per chunk: about one core's L2 cache
 MIN_COLUMNS = 256  # columns per chunk at least, so each product is a real GEMM
 SMALL_BACKWARD_BYTES = 16 << 20  # backward: columns under this in one chunk per thread
-PARALLEL_FLOPS = 20_000_000  # a convolution pass under this runs on the calling thread
+PARALLEL_FLOPS = 50_000_000  # a convolution pass under this runs on the calling thread
 
 __all__ = ["conv_backward", "conv_forward"]
 
@@ -250,6 +250,8 @@ def conv_forward(x, weight2d, bias, g: Unfold):
         return _pointwise_forward(x, weight2d, bias, g)
     if _direct(g, x, weight2d):
         return _direct_forward(x, weight2d, bias, g)
+    if _flat(g):
+        return _flat_forward(x, weight2d, bias, g)
     o = weight2d.shape[0]
     out = np.empty((g.n, o, *g.out), x.dtype)
     w = np.ascontiguousarray(weight2d)
@@ -279,6 +281,8 @@ def conv_backward(x, gradOutput, weight2d, g: Unfold, need_input=True, need_weig
         return _pointwise_backward(x, gradOutput, weight2d, g, need_input, need_weight, bias)
     if _direct(g, x, gradOutput, weight2d):
         return _direct_backward(x, gradOutput, weight2d, g, need_input, need_weight, bias)
+    if _flat(g):
+        return _flat_backward(x, gradOutput, weight2d, g, need_input, need_weight, bias)
     o = weight2d.shape[0]
     w = np.ascontiguousarray(weight2d)
     nd = len(g.out)
@@ -562,3 +566,224 @@ def _pointwise_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_wei
     if gi is not None:
         gi = gi.reshape(g.n, g.c, *g.size)
     return gi, gw, gb
+
+
+# --- Stride 1 on few planes: unfold along the flat planes ------------------------------
+#
+# With stride 1 the window at flat position p of a zero-padded plane (``P`` values) reads
+# ``p + off_k`` for each kernel offset k. A chunk's planes laid out ``(C, images, P)``
+# (plus zeros past the end) are one ``(C, L)`` matrix, and the unfolded row of (c, k) is
+# the single contiguous run ``planes[c, off_k : off_k + L]``: the whole unfold is one copy
+# of long runs, and the fold one long add per offset (the row-by-row unfold copies runs
+# of 28-32 values at LeNet's sizes, at several times the cost per value). Positions whose
+# windows straddle a row's end or run into the next image are computed too and dropped;
+# their gradient is zero, so what they add into a neighbour is zero.
+#
+# The products are per image on the first ``mp = P - max(off)`` positions (NumPy loops
+# over a stacked matmul in C): thin layers (6 or 16 output planes) then stay under
+# OpenBLAS's small-matrix size, which packs nothing and runs 2-3x faster on such shapes,
+# and the output comes out image-major. A row of ones under the columns carries the bias
+# through the product (forward: then the output is one plain copy, 3x faster than adding
+# a broadcast bias; backward: the bias gradient falls out of the weight product).
+
+FLAT_CHUNK_BYTES = 1 << 19  # a chunk's columns on one thread
+FLAT_PARALLEL_CHUNK_BYTES = 8 << 20  # on several threads (coarser: fewer hand-overs)
+FLAT_MAX_WASTE = 2.0  # padded plane positions per output position at most
+FLAT_MIN_POSITIONS = 64  # computed per image, so each product is a real GEMM
+FLAT_MAX_IMAGE_BYTES = 2 << 20  # one image's columns at most (chunks are whole images)
+
+
+class _Flat:
+    """The flat-plane geometry: padded plane ``P`` values, the kernel offsets' flat
+    distances, ``mp`` positions computed per image, the strides of the output positions."""
+
+    def __init__(self, g: Unfold):
+        self.padded = tuple(s + 2 * p for s, p in zip(g.size, g.pad))
+        self.P = math.prod(self.padded)
+        self.flat = [math.prod(self.padded[i + 1 :]) for i in range(len(self.padded))]
+        self.kstrides = [dl * f for dl, f in zip(g.dil, self.flat)]
+        self.offsets = [
+            sum(j * st for j, st in zip(offs, self.kstrides))
+            for offs in itertools.product(*(range(k) for k in g.k))
+        ]
+        self.mp = self.P - self.offsets[-1]
+        self.out = g.out
+        self.key = (g.size, g.k, g.pad, g.dil)  # what decides the written parts of buffers
+        self.inner = (slice(None), slice(None), *(slice(p, p + s) for s, p in zip(g.size, g.pad)))
+
+    def valid(self, a):
+        """The output positions of ``a`` (.., P or mp positions) as a view (.., *out)."""
+        s = a.strides[-1]
+        return np.lib.stride_tricks.as_strided(
+            a, (*a.shape[:-1], *self.out), (*a.strides[:-1], *(f * s for f in self.flat))
+        )
+
+
+def _flat(g: Unfold) -> bool:
+    """Whether the flat-plane path applies and pays: stride 1, fewer than
+    DIRECT_MIN_CHANNELS planes, FLAT_MIN_POSITIONS computed per image, at most
+    FLAT_MAX_WASTE padded positions per output position, and one image's (float32)
+    columns under FLAT_MAX_IMAGE_BYTES (VGG's first layer, 5.7 MB an image, is faster
+    unfolded by bands of rows: 31.2 against 38.6 ms at batch 8, forward and backward)."""
+    if not all(d == 1 for d in g.d) or g.c >= DIRECT_MIN_CHANNELS:
+        return False
+    f = _Flat(g)
+    image = (g.rows + 1) * f.P * 4
+    return (
+        f.mp >= FLAT_MIN_POSITIONS
+        and f.P <= FLAT_MAX_WASTE * g.positions
+        and image <= FLAT_MAX_IMAGE_BYTES
+    )
+
+
+KEPT_BYTES = 64 << 20  # a thread's kept buffers at most (dropped, then made again)
+
+
+def _kept(slot: str, shape, dtype, f: _Flat, init=0):
+    """A per-thread array of ``shape`` filled with ``init`` when made, whose user then
+    writes only part of it and leaves the rest as it was: not filled again on reuse.
+    One per geometry ``f``: which part is written depends on it."""
+    bufs = _local.__dict__.setdefault("kept", {})
+    key = (slot, tuple(shape), np.dtype(dtype), f.key)
+    b = bufs.get(key)
+    if b is None:
+        if sum(a.nbytes for a in bufs.values()) > KEPT_BYTES:  # many layers: start over
+            bufs.clear()
+        b = bufs[key] = np.full(shape, init, dtype)
+    return b
+
+
+def _flat_planes(x, g: Unfold, f: _Flat, n0, n1):
+    """Images n0:n1 zero-padded as one flat run ``(C, nc, P)`` and ``max(off)`` zeros."""
+    nc = n1 - n0
+    buf = _kept("fplanes", (g.c * nc * f.P + f.offsets[-1],), x.dtype, f)
+    planes = buf[: g.c * nc * f.P].reshape(g.c, nc, *f.padded)
+    planes[f.inner] = x[n0:n1].swapaxes(0, 1)
+    return buf
+
+
+def _flat_columns(planes, g: Unfold, f: _Flat, nc):
+    """The chunk's columns ``(prod(k)*C + 1, nc, P)``, rows in (k, c) order and a last row
+    of ones: for each kernel offset, one run of the planes ``C*nc*P`` long."""
+    cols = _kept("fcols", (len(f.offsets) * g.c + 1, nc, f.P), planes.dtype, f, 1)
+    s = planes.strides[0]
+    run = g.c * nc * f.P
+    src = np.lib.stride_tricks.as_strided(planes, (*g.k, run), (*(k * s for k in f.kstrides), s))
+    np.copyto(cols[: g.rows].reshape(*g.k, run), src)
+    return cols
+
+
+def _kc_order(weight2d, g: Unfold):
+    """The weight's columns from (c, k) to (k, c) order: (O, prod(k)*C)."""
+    o = weight2d.shape[0]
+    return weight2d.reshape(o, g.c, g.ksize).transpose(0, 2, 1).reshape(o, g.rows)
+
+
+# OpenBLAS multiplies without packing (2-3x faster on thin shapes) up to this M*N*K
+SMALL_GEMM = 1_000_000
+
+
+def _thin_product(a, b, acc):
+    """``acc += a @ b.T`` for a ``(m, K)`` and b ``(n, K)`` with ``K`` long, in blocks of
+    ``K`` under OpenBLAS's small-matrix size where the output is small (LeNet's C1: 0.8
+    against 1.5 ms); one product otherwise. ``acc`` None: returns a new array."""
+    (m, k), n = a.shape, b.shape[0]
+    block = SMALL_GEMM // (m * n)
+    if block < 2048 or block >= k:
+        p = a @ b.T
+        return p if acc is None else np.add(acc, p, out=acc)
+    tmp = np.empty((m, n), np.result_type(a, b))
+    if acc is None:
+        acc = np.zeros((m, n), tmp.dtype)
+    for i in range(0, k, block):
+        acc += np.matmul(a[:, i : i + block], b[:, i : i + block].T, out=tmp)
+    return acc
+
+
+FLAT_PARALLEL_FLOPS = 50_000_000  # a flat-path pass under this runs on the calling thread
+
+
+def _flat_chunks(g: Unfold, f: _Flat, itemsize: int, o: int, products: int):
+    """(threads, images per chunk, chunks): above FLAT_PARALLEL_FLOPS one chunk per thread
+    (at most FLAT_PARALLEL_CHUNK_BYTES of columns); below, on the calling thread, chunks
+    of FLAT_CHUNK_BYTES. On the project's virtual machine two threads gain only on coarse
+    work: a NumPy call under ~20 us does not run in parallel with the other thread's (the
+    GIL changes hands at each), and smaller chunks mean more, shorter calls (LeNet's C1
+    backward: 1.4 ms on one thread in 512 KiB chunks, 2.1-2.8 ms on two)."""
+    flops = 2 * o * (g.rows + 1) * g.n * f.mp * products
+    nt = threads.get_num_threads() if flops >= FLAT_PARALLEL_FLOPS else 1
+    image = (g.rows + 1) * f.P * itemsize
+    if nt > 1:
+        imgs = min(-(-g.n // nt), max(1, FLAT_PARALLEL_CHUNK_BYTES // image))
+    else:
+        imgs = max(1, FLAT_CHUNK_BYTES // image)
+    return nt, imgs, [(n0, min(n0 + imgs, g.n)) for n0 in range(0, g.n, imgs)]
+
+
+def _with_bias(weight2d, bias):
+    """(O, C*prod(k) + 1): the weight and the bias (or zeros) as its last column."""
+    o = weight2d.shape[0]
+    wb = np.empty((o, weight2d.shape[1] + 1), weight2d.dtype)
+    wb[:, :-1] = weight2d
+    wb[:, -1] = 0 if bias is None else bias
+    return wb
+
+
+def _flat_forward(x, weight2d, bias, g: Unfold):
+    o = weight2d.shape[0]
+    f = _Flat(g)
+    out = np.empty((g.n, o, *g.out), x.dtype)
+    wb = _with_bias(_kc_order(weight2d, g), bias)
+    nt, _, chunks = _flat_chunks(g, f, x.itemsize, o, 1)
+
+    def run(i):
+        n0, n1 = chunks[i]
+        cols = _flat_columns(_flat_planes(x, g, f, n0, n1), g, f, n1 - n0)
+        res = _scratch("fres", (n1 - n0, o, f.mp), x.dtype)
+        np.matmul(wb, cols[:, :, : f.mp].swapaxes(0, 1), out=res)  # per image, bias included
+        np.copyto(out[n0:n1], f.valid(res))
+
+    threads.parallel_for(run, len(chunks), nt)
+    return out
+
+
+def _flat_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, bias):
+    o = weight2d.shape[0]
+    f = _Flat(g)
+    wt = np.ascontiguousarray(_kc_order(weight2d, g).T)
+    nt, _, chunks = _flat_chunks(g, f, x.itemsize, o, need_input + need_weight)
+    gi = np.empty((g.n, g.c, *g.size), gradOutput.dtype) if need_input else None
+
+    def run(i):
+        """The chunk's (prod(k)*C + 1, O) weight and bias gradient (None without)."""
+        n0, n1 = chunks[i]
+        nc = n1 - n0
+        span = g.c * nc * f.P
+        # gradOutput at its padded flat positions, (O, nc, P): zero where dropped
+        go = _kept("fgo", (o, nc, f.P), gradOutput.dtype, f)
+        f.valid(go)[...] = gradOutput[n0:n1].swapaxes(0, 1)
+        gwt = None
+        if need_weight:  # the bias gradient is the last row (the ones)
+            cols = _flat_columns(_flat_planes(x, g, f, n0, n1), g, f, nc)
+            gwt = _thin_product(cols.reshape(-1, nc * f.P), go.reshape(o, nc * f.P), None)
+        if need_input:
+            # W.T @ gradOutput per image on the mp positions; the rest stays zero
+            gcols = _kept("fgcols", (g.rows, nc, f.P), go.dtype, f)
+            per_image = gcols[:, :, : f.mp].swapaxes(0, 1)
+            np.matmul(wt, go[:, :, : f.mp].swapaxes(0, 1), out=per_image)
+            fold = _scratch("ffold", (span + f.offsets[-1],), go.dtype, zero=True)
+            # each offset adds one run: what crosses into the next image is zero
+            for k, off in enumerate(f.offsets):
+                dst = fold[off : off + span]
+                np.add(dst, gcols[k * g.c : (k + 1) * g.c].reshape(-1), out=dst)
+            gi[n0:n1] = fold[:span].reshape(g.c, nc, *f.padded)[f.inner].swapaxes(0, 1)
+        return gwt
+
+    results = threads.parallel_for(run, len(chunks), nt)
+    if not need_weight:
+        return gi, None, None
+    gwt = results[0]
+    for r in results[1:]:
+        gwt = gwt + r
+    gw = gwt[: g.rows].reshape(g.ksize, g.c, o).transpose(2, 1, 0).reshape(o, g.rows)
+    return gi, np.ascontiguousarray(gw), (gwt[g.rows].copy() if bias else None)
