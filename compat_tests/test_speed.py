@@ -326,6 +326,58 @@ def test_sgd_update_in_blocks_is_bitwise_the_same(dtype):
     np.testing.assert_array_equal(y, want)
 
 
+SGD_CONFIGS = [
+    {"learningRate": 0.1},
+    {"learningRate": 0.01, "momentum": 0.9},
+    {"learningRate": 0.01, "momentum": 0.9, "dampening": 0.5, "weightDecay": 5e-4},
+    {"learningRate": 0.01, "momentum": 0.9, "dampening": 0, "nesterov": True},
+    {"learningRate": 0.05, "learningRateDecay": 0.1, "weightDecay": 1e-3},
+]
+
+
+@pytest.mark.parametrize("config", SGD_CONFIGS)
+@pytest.mark.parametrize("nt", [1, 2, 3])
+def test_sgd_by_runs_is_bitwise_the_whole_array_sequence(config, nt, monkeypatch):
+    """optim.sgd on a big parameter vector goes run by run on the threads; against Lua's
+    sequence written out on whole arrays (decay into the gradient, the momentum buffer
+    copied at the first step then decayed, Nesterov's look-ahead), bit for bit."""
+    monkeypatch.setattr(threads, "INLINE_BYTES", 0)  # small runs on every thread
+    monkeypatch.setattr(threads, "RUN_BYTES", 4096)
+    before = threads.get_num_threads()
+    threads.set_num_threads(nt)
+    rng = np.random.default_rng(1)
+    n = (1 << 18) + 4097  # over the size that goes by runs, runs of unequal length
+    x = rng.standard_normal(n).astype(np.float32)
+    want = x.copy()
+    grads = [rng.standard_normal(n).astype(np.float32) for _ in range(3)]
+    c = dict(config)
+    lr, lrd, wd = c["learningRate"], c.get("learningRateDecay", 0), c.get("weightDecay", 0)
+    mom = c.get("momentum", 0)
+    damp, nesterov = c.get("dampening", mom), c.get("nesterov", False)
+    buf = None
+    try:
+        for step, g in enumerate(grads):
+            gw = g.copy()  # the reference, on whole arrays
+            if wd:
+                gw += wd * want
+            d = gw
+            if mom:
+                if buf is None:
+                    buf = gw.copy()
+                else:
+                    buf *= mom
+                    buf += (1 - damp) * gw
+                if nesterov:
+                    gw += mom * buf
+                else:
+                    d = buf
+            want += -(lr / (1 + step * lrd)) * d
+            nn.optim.sgd(lambda p, g=g: (0.0, g.copy()), x, c)
+            np.testing.assert_array_equal(x, want)
+    finally:
+        threads.set_num_threads(before)
+
+
 @pytest.mark.parametrize("scale", [1, 0.5])
 def test_matmul_acc_equals_the_whole_product(scale, monkeypatch):
     monkeypatch.setattr(threads, "ACC_BLOCK_BYTES", 512)  # many blocks

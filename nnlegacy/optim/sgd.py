@@ -9,8 +9,11 @@ the gradient array in place, as Lua does.
 
 from __future__ import annotations
 
+import numpy as np
+
+from .. import threads
 from ..backend import get_array_module
-from ._util import _axpy, _scaled_add, _setup
+from ._util import _SCALED_ADD_BLOCK, _axpy, _scaled_add, _setup
 
 
 def sgd(opfunc, x, config=None, state=None):
@@ -34,6 +37,15 @@ def sgd(opfunc, x, config=None, state=None):
         raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     fx, dfdx = opfunc(x)
+    clr = lr / (1 + n * lrd)
+    if lrs is None and wds is None and _by_runs(x, dfdx, state.get("dfdx") if mom else None):
+        first = mom != 0 and "dfdx" not in state
+        if first:
+            state["dfdx"] = np.empty_like(dfdx)
+        _sgd_by_runs(x, dfdx, state.get("dfdx") if mom != 0 else None, first, wd, mom, damp,
+                     nesterov, clr)  # fmt: skip
+        state["evalCounter"] += 1
+        return x, [fx]
     if wd != 0:
         _scaled_add(dfdx, wd, x)
     elif wds is not None:
@@ -50,7 +62,6 @@ def sgd(opfunc, x, config=None, state=None):
             _scaled_add(dfdx, mom, state["dfdx"])
         else:
             dfdx = state["dfdx"]
-    clr = lr / (1 + n * lrd)
     if lrs is not None:
         state["deltaParameters"] = lrs * dfdx
         x -= clr * state["deltaParameters"]
@@ -58,6 +69,57 @@ def sgd(opfunc, x, config=None, state=None):
         _scaled_add(x, -clr, dfdx)
     state["evalCounter"] += 1
     return x, [fx]
+
+
+def _by_runs(x, dfdx, buf=None) -> bool:
+    """A big NumPy parameter vector, its gradient (and momentum buffer), contiguous and
+    alike."""
+    if buf is not None and not _by_runs(x, buf):
+        return False
+    return (
+        get_array_module(x) is np
+        and x.size > _SCALED_ADD_BLOCK
+        and isinstance(dfdx, np.ndarray)
+        and x.shape == dfdx.shape
+        and x.dtype == dfdx.dtype
+        and x.flags.c_contiguous
+        and dfdx.flags.c_contiguous
+    )
+
+
+def _sgd_by_runs(x, dfdx, buf, first, wd, mom, damp, nesterov, clr):
+    """sgd's update run by run of the flat parameters, on the shared threads: each run goes
+    through every step while in cache, so memory is read once where the whole-array
+    sequence makes five passes (AlexNet's 62M parameters: 92 ms a step on one thread).
+    The same operations on the same values: the same bits (weight decay added to the
+    gradient, the momentum buffer, its first copy, Nesterov's look-ahead)."""
+    xf, gf = x.reshape(-1), dfdx.reshape(-1)
+    bf = None if buf is None else buf.reshape(-1)
+
+    def run(i, j):
+        tmp = np.empty(j - i, x.dtype)
+
+        def add(y, a, v):  # y += a * v, as NumPy rounds it
+            y += np.multiply(v, a, out=tmp)
+
+        g = gf[i:j]
+        if wd != 0:
+            add(g, wd, xf[i:j])
+        d = g
+        if bf is not None:
+            b = bf[i:j]
+            if first:
+                b[...] = g
+            else:
+                b *= mom
+                add(b, 1 - damp, g)
+            if nesterov:
+                add(g, mom, b)
+            else:
+                d = b
+        add(xf[i:j], -clr, d)
+
+    threads.over_runs(run, xf.size, xf.itemsize)
 
 
 def nag(opfunc, x, config=None, state=None):
