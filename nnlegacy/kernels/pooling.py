@@ -168,13 +168,13 @@ def _maxpool_grad_into(gi, gradOutput, arg, ks, ds, pads, dils):
     sizes = gi.shape[2:]
     outs = gradOutput.shape[2:]
     full = _padded_sizes(sizes, ks, ds, pads, dils, outs)
-    if _flat(xp, ds):
-        _maxpool_grad_flat(gi, gradOutput, arg, ks, pads, dils, full)
+    overlap = any((k - 1) * dl + 1 > d for k, d, dl in zip(ks, ds, dils))
+    if xp is np and overlap:
+        _maxpool_grad_bincount(gi, gradOutput, arg, ks, ds, pads, dils, full)
         return
     direct = full == sizes and not any(pads)
     g = gi if direct else xp.empty(gi.shape[:2] + full, gradOutput.dtype)
     g[...] = 0
-    overlap = any((k - 1) * dl + 1 > d for k, d, dl in zip(ks, ds, dils))
     routed = xp.empty_like(gradOutput) if overlap else None  # one buffer for every offset
     for k, sl in _window_slices_nd(ks, ds, dils, outs):
         if overlap:
@@ -186,26 +186,25 @@ def _maxpool_grad_into(gi, gradOutput, arg, ks, ds, pads, dils):
         gi[...] = g[(slice(None), slice(None), *(slice(p, p + s) for p, s in zip(pads, sizes)))]
 
 
-def _maxpool_grad_flat(gi, gradOutput, arg, ks, pads, dils, full):
-    """_maxpool_grad_into with stride 1, in the flat layout of _flat_offsets: gradOutput
-    and arg widened to the padded planes (zero gradient where dropped), then one long
-    pass per offset."""
-    shape = gi.shape[:2] + tuple(full)
-    valid = (slice(None), slice(None), *(slice(0, n) for n in gradOutput.shape[2:]))
-    offsets = _flat_offsets(full, ks, dils)
-    size = math.prod(shape)
-    m = size - offsets[-1]
-    go, a = np.zeros(size, gradOutput.dtype), np.zeros(size, arg.dtype)
-    go.reshape(shape)[valid] = gradOutput
-    a.reshape(shape)[valid] = arg
-    go, a = go[:m], a[:m]
-    g = np.zeros(size, gradOutput.dtype)
-    routed = np.empty(m, gradOutput.dtype)
-    for k, off in enumerate(offsets):
-        np.multiply(go, a == k, out=routed)
-        g[off : off + m] += routed
+def _maxpool_grad_bincount(gi, gradOutput, arg, ks, ds, pads, dils, full):
+    """_maxpool_grad_into for overlapping windows on NumPy: each output's input position
+    (its window's start plus its argmax's offset, flat in the padded planes), and one
+    ``bincount`` that adds the gradients there, in output order as THNN's loop does
+    (summed in float64; a plain add per kernel offset made 27 passes for a 3x3 kernel:
+    GoogLeNet's 3x3/1 pools 3.5 -> 1.9 ms on 4x480x14x14)."""
+    planes = math.prod(gi.shape[:2])
+    outs = gradOutput.shape[2:]
+    strides = [math.prod(full[i + 1 :]) for i in range(len(full))]
+    offsets = np.array(_flat_offsets(full, ks, dils), np.int64)
+    base = np.zeros((), np.int64)
+    for o, d, st in zip(outs, ds, strides):  # the windows' starts, (*outs)
+        base = np.add.outer(base, np.arange(o, dtype=np.int64) * (d * st))
+    idx = np.take(offsets, arg.reshape(planes, -1))
+    idx += base.reshape(1, -1)
+    idx += np.arange(0, planes * math.prod(full), math.prod(full), dtype=np.int64)[:, None]
+    g = np.bincount(idx.reshape(-1), gradOutput.reshape(-1), planes * math.prod(full))
     crop = (slice(None), slice(None), *(slice(p, p + s) for p, s in zip(pads, gi.shape[2:])))
-    gi[...] = g.reshape(shape)[crop]
+    gi[...] = g.reshape(gi.shape[:2] + tuple(full))[crop]
 
 
 def maxpool_nd_backward(gradOutput, arg, input_shape, ks, ds, pads, dils):
