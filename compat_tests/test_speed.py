@@ -235,6 +235,51 @@ def test_batchnorm_backward_is_its_two_halves(affine, train):
         np.testing.assert_allclose(b.gradBias, a.gradBias, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("nt", [2, 3])
+def test_batchnorm_by_parts_equals_the_whole_array_code(dtype, affine, nt, monkeypatch):
+    """SpatialBatchNormalization on a big input runs each pass a part of the batch per
+    thread: the output, running statistics and every gradient as the whole-array code
+    computes them (training and evaluation; the channel sums in another order)."""
+    from nnlegacy import normalization
+
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((5, 4, 6, 7)) * 3 + 1).astype(dtype)
+    go = rng.standard_normal(x.shape).astype(dtype)
+    mods = []
+    for _ in range(2):
+        m = nn.SpatialBatchNormalization(4, 1e-5, 0.1, affine)
+        m.type("torch.DoubleTensor" if dtype == np.float64 else "torch.FloatTensor")
+        if affine:
+            m.weight[...] = rng.standard_normal(4) if not mods else mods[0].weight
+            m.bias[...] = rng.standard_normal(4) if not mods else mods[0].bias
+        mods.append(m)
+    before = threads.get_num_threads()
+    threads.set_num_threads(nt)
+    tol = {"rtol": 1e-12, "atol": 1e-12} if dtype == np.float64 else {"rtol": 2e-5, "atol": 2e-5}
+    try:
+        for train in (True, False):
+            got = []
+            for m, split in zip(mods, (0, 1 << 62)):  # by parts, then whole arrays
+                monkeypatch.setattr(normalization, "SPLIT_BYTES", split)
+                assert (normalization._parts(x) is not None) == (split == 0)
+                m.training() if train else m.evaluate()
+                if affine:
+                    m.zeroGradParameters()
+                out = m.forward(x).copy()
+                gi = m.backward(x, go, 0.5).copy()
+                got.append([out, gi, m.running_mean.copy(), m.running_var.copy()])
+                if affine:
+                    got[-1] += [m.gradWeight.copy(), m.gradBias.copy()]
+                    np.testing.assert_allclose(m.updateGradInput(x, go), gi, **tol)
+            for a, b in zip(*got):
+                assert a.dtype == b.dtype
+                np.testing.assert_allclose(a, b, **tol)
+    finally:
+        threads.set_num_threads(before)
+
+
 def test_thread_helpers():
     assert threads.parallel_for(lambda i: i * i, 5) == [0, 1, 4, 9, 16]
     with pytest.raises(ValueError, match="positive integer"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import backend as B
 from . import threads
 from .kernels import cuda, cuda_norm
@@ -29,6 +31,37 @@ def _channel_dot(a, b):
     batched matmul, which reads both once and writes no product array."""
     with threads.single_blas():
         return (a[:, :, None, :] @ b[:, :, :, None]).sum(axis=(0, 2, 3))
+
+
+SPLIT_BYTES = 4 << 20  # a NumPy input of this size or more is normalised a part per thread
+
+
+def _parts(x, *more):
+    """For a big NumPy ``(N, C, L)`` input: the images split into one contiguous part per
+    shared thread (slices), else None. Each pass of the whole-array code then runs on the
+    parts at once, so the passes, which are at memory speed, use both cores; every
+    element goes through the same operations, and the channel sums add part by part."""
+    nt = min(threads.get_num_threads(), x.shape[0])
+    if nt < 2 or x.nbytes < SPLIT_BYTES or not all(isinstance(a, np.ndarray) for a in (x, *more)):
+        return None
+    cuts = [x.shape[0] * i // nt for i in range(nt + 1)]
+    return [slice(a, b) for a, b in zip(cuts, cuts[1:])]
+
+
+def _over_parts(parts, fn):
+    """``fn(part)`` for each part on the shared threads; the results summed (tuples item
+    by item; None when ``fn`` returns nothing)."""
+    results = threads.parallel_for(lambda i: fn(parts[i]), len(parts))
+    total = results[0]
+    for r in results[1:]:
+        total = (
+            None
+            if r is None
+            else tuple(a + b for a, b in zip(total, r))
+            if isinstance(total, tuple)
+            else total + r
+        )
+    return total
 
 
 class SpatialCrossMapLRN(Module):
@@ -182,11 +215,22 @@ class BatchNormalization(Module):
                 self.save_mean, self.save_std = mean, invstd
             self.output = y.reshape(input.shape)
             return self.output
+        parts = _parts(x)
         if self._uses_batch_stats(x):
             n = x.shape[0] * x.shape[2]
-            mean = x.mean(axis=(0, 2))
-            y = x - mean[None, :, None]
-            sum2 = _channel_dot(y, y)
+            if parts is None:
+                mean = x.mean(axis=(0, 2))
+                y = x - mean[None, :, None]
+                sum2 = _channel_dot(y, y)
+            else:
+                mean = _over_parts(parts, lambda p: x[p].sum(axis=(0, 2))) / n
+                y = xp.empty_like(x)
+
+                def centre(p):
+                    np.subtract(x[p], mean[None, :, None], out=y[p])
+                    return _channel_dot(y[p], y[p])
+
+                sum2 = _over_parts(parts, centre)
             invstd = xp.where((sum2 == 0) & (self.eps == 0), 0, 1 / xp.sqrt(sum2 / n + self.eps))
             m = self.momentum
             self.running_mean *= 1 - m
@@ -198,10 +242,17 @@ class BatchNormalization(Module):
             mean = self.running_mean
             invstd = 1 / xp.sqrt(self.running_var + self.eps)
             y = x - mean[None, :, None]
-        scale = invstd * self.weight if self.weight is not None else invstd
-        y *= scale.astype(x.dtype)[None, :, None]
-        if self.weight is not None:
-            y += self.bias[None, :, None]
+        scale = (invstd * self.weight if self.weight is not None else invstd).astype(x.dtype)
+
+        def shift(p):
+            y[p] *= scale[None, :, None]
+            if self.weight is not None:
+                y[p] += self.bias[None, :, None]
+
+        if parts is None or not self._uses_batch_stats(x):
+            shift(slice(None))
+        else:
+            _over_parts(parts, shift)
         self.output = y.reshape(input.shape)
         return self.output
 
@@ -242,15 +293,26 @@ class BatchNormalization(Module):
 
     def _grad_parts(self, input, gradOutput):
         """What both gradients need: the centred input (a fresh buffer the input gradient
-        may reuse), and per channel ``sum(centred * g)`` and ``sum(g)``."""
+        may reuse), per channel ``sum(centred * g)`` and ``sum(g)``, and the parts of a
+        big input (_parts)."""
         x, _ = self._as_batch(input)
         self._check_grad(gradOutput, input.shape)
         g = gradOutput.reshape(x.shape)
         mean, invstd, batch = self._stats(x)
-        centred = x - mean[None, :, None]
-        return g, centred, _channel_dot(centred, g), g.sum(axis=(0, 2)), invstd, batch
+        parts = _parts(x, g) if g.dtype == x.dtype == mean.dtype else None
+        if parts is None:
+            centred = x - mean[None, :, None]
+            return g, centred, _channel_dot(centred, g), g.sum(axis=(0, 2)), invstd, batch, None
+        centred = np.empty_like(x)
 
-    def _grad_input(self, g, centred, dotp, sum_g, invstd, batch):
+        def sums(p):
+            np.subtract(x[p], mean[None, :, None], out=centred[p])
+            return _channel_dot(centred[p], g[p]), g[p].sum(axis=(0, 2))
+
+        dotp, sum_g = _over_parts(parts, sums)
+        return g, centred, dotp, sum_g, invstd, batch, parts
+
+    def _grad_input(self, g, centred, dotp, sum_g, invstd, batch, parts):
         """``(g - mean(g) - centred * dotp * invstd^2 / n) * invstd * w`` (batch statistics)
         or ``g * invstd * w``, written into ``centred``'s buffer: four passes."""
         a = invstd * self.weight if self.weight is not None else invstd
@@ -259,17 +321,26 @@ class BatchNormalization(Module):
             return g * a
         n = g.shape[0] * g.shape[2]
         k = (dotp * invstd * invstd / n).astype(g.dtype)[None, :, None]
-        centred *= -k
-        centred -= (sum_g / n).astype(g.dtype)[None, :, None]
-        centred += g
-        centred *= a
+        shift = (sum_g / n).astype(g.dtype)[None, :, None]
+
+        def passes(p):
+            c = centred[p]
+            c *= -k
+            c -= shift
+            c += g[p]
+            c *= a
+
+        if parts is None:
+            passes(slice(None))
+        else:
+            _over_parts(parts, passes)
         return centred
 
     def updateGradInput(self, input, gradOutput):
         if self._kernel_backward(input, gradOutput, True, False):  # one kernel on the GPU
             return self.gradInput
-        g, centred, dotp, sum_g, invstd, batch = self._grad_parts(input, gradOutput)
-        gi = self._grad_input(g, centred, dotp, sum_g, invstd, batch)
+        g, centred, dotp, sum_g, invstd, batch, parts = self._grad_parts(input, gradOutput)
+        gi = self._grad_input(g, centred, dotp, sum_g, invstd, batch, parts)
         self.gradInput = gi.reshape(input.shape)
         return self.gradInput
 
@@ -280,7 +351,7 @@ class BatchNormalization(Module):
     def accGradParameters(self, input, gradOutput, scale=1):
         if self.weight is None or self._kernel_backward(input, gradOutput, False, True, scale):
             return
-        g, centred, dotp, sum_g, invstd, _ = self._grad_parts(input, gradOutput)
+        g, centred, dotp, sum_g, invstd, *_ = self._grad_parts(input, gradOutput)
         self._acc(dotp, sum_g, invstd, scale)
 
     def backward(self, input, gradOutput, scale=1):
@@ -288,10 +359,10 @@ class BatchNormalization(Module):
         kernel for both on the GPU)."""
         if self._kernel_backward(input, gradOutput, True, True, scale):
             return self.gradInput
-        g, centred, dotp, sum_g, invstd, batch = self._grad_parts(input, gradOutput)
+        g, centred, dotp, sum_g, invstd, batch, parts = self._grad_parts(input, gradOutput)
         if self.weight is not None:
             self._acc(dotp, sum_g, invstd, scale)
-        gi = self._grad_input(g, centred, dotp, sum_g, invstd, batch)
+        gi = self._grad_input(g, centred, dotp, sum_g, invstd, batch, parts)
         self.gradInput = gi.reshape(input.shape)
         return self.gradInput
 
