@@ -308,7 +308,9 @@ def test_kernelbench_times_each_variant_in_one_process():
             "--steps", "1")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "takes the per-image path" in r.stdout
-    assert {"unfold", "per-image"} <= {line.split()[0] for line in r.stdout.splitlines()[1:]}
+    assert {"unfold", "per-image", "flat"} <= {
+        line.split()[0] for line in r.stdout.splitlines()[1:]
+    }
     r = run(ROOT / "tools/kernelbench", "pool", "2", "3", "9", "3", "2", "1", "--rounds", "1",
             "--steps", "1")  # fmt: skip
     assert r.returncode == 0, r.stderr
@@ -317,3 +319,6 @@ def test_kernelbench_times_each_variant_in_one_process():
             "--rounds", "1", "--steps", "1")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "_num_threads=1" in r.stdout and "_num_threads=2" in r.stdout
+    r = run(ROOT / "tools/kernelbench", "parts", "lenet5", "2", "--rounds", "1", "--steps", "2")
+    assert r.returncode == 0, r.stderr
+    assert all(f"{part} " in r.stdout for part in ("zero", "forward", "backward", "update"))
