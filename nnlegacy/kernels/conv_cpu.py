@@ -577,7 +577,9 @@ def _pointwise_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_wei
 # of long runs, and the fold one long add per offset (the row-by-row unfold copies runs
 # of 28-32 values at LeNet's sizes, at several times the cost per value). Positions whose
 # windows straddle a row's end or run into the next image are computed too and dropped;
-# their gradient is zero, so what they add into a neighbour is zero.
+# their gradient is zero, so what they add into a neighbour is zero. (An infinite input
+# value read by such a position adds inf * 0 = NaN to the weight gradient, which the
+# unfolding path would give as +-inf; as the wide rows of that path do.)
 #
 # The products are per image on the first ``mp = P - max(off)`` positions (NumPy loops
 # over a stacked matmul in C): thin layers (6 or 16 output planes) then stay under
