@@ -42,8 +42,8 @@ def sgd(opfunc, x, config=None, state=None):
         first = mom != 0 and "dfdx" not in state
         if first:
             state["dfdx"] = np.empty_like(dfdx)
-        _sgd_by_runs(x, dfdx, state.get("dfdx") if mom != 0 else None, first, wd, mom, damp,
-                     nesterov, clr)  # fmt: skip
+        buf = state["dfdx"] if mom != 0 else None
+        _sgd_by_runs(x, dfdx, buf, first, (wd, mom, damp, nesterov, clr))
         state["evalCounter"] += 1
         return x, [fx]
     if wd != 0:
@@ -87,12 +87,13 @@ def _by_runs(x, dfdx, buf=None) -> bool:
     )
 
 
-def _sgd_by_runs(x, dfdx, buf, first, wd, mom, damp, nesterov, clr):
+def _sgd_by_runs(x, dfdx, buf, first, settings):
     """sgd's update run by run of the flat parameters, on the shared threads: each run goes
     through every step while in cache, so memory is read once where the whole-array
     sequence makes five passes (AlexNet's 62M parameters: 92 ms a step on one thread).
     The same operations on the same values: the same bits (weight decay added to the
     gradient, the momentum buffer, its first copy, Nesterov's look-ahead)."""
+    wd, mom, damp, nesterov, clr = settings
     xf, gf = x.reshape(-1), dfdx.reshape(-1)
     bf = None if buf is None else buf.reshape(-1)
 
