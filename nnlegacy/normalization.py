@@ -53,14 +53,10 @@ def _over_parts(parts, fn):
     by item; None when ``fn`` returns nothing)."""
     results = threads.parallel_for(lambda i: fn(parts[i]), len(parts))
     total = results[0]
+    if total is None:
+        return None
     for r in results[1:]:
-        total = (
-            None
-            if r is None
-            else tuple(a + b for a, b in zip(total, r))
-            if isinstance(total, tuple)
-            else total + r
-        )
+        total = tuple(a + b for a, b in zip(total, r)) if isinstance(total, tuple) else total + r
     return total
 
 
