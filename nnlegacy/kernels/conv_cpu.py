@@ -685,18 +685,16 @@ def _kc_order(weight2d, g: Unfold):
 SMALL_GEMM = 1_000_000
 
 
-def _thin_product(a, b, acc):
-    """``acc += a @ b.T`` for a ``(m, K)`` and b ``(n, K)`` with ``K`` long, in blocks of
-    ``K`` under OpenBLAS's small-matrix size where the output is small (LeNet's C1: 0.8
-    against 1.5 ms); one product otherwise. ``acc`` None: returns a new array."""
+def _thin_product(a, b):
+    """``a @ b.T`` for a ``(m, K)`` and b ``(n, K)`` with ``K`` long: in blocks of ``K``
+    under OpenBLAS's small-matrix size where the output is small (LeNet's C1: 0.8 against
+    1.5 ms), else one product."""
     (m, k), n = a.shape, b.shape[0]
     block = SMALL_GEMM // (m * n)
     if block < 2048 or block >= k:
-        p = a @ b.T
-        return p if acc is None else np.add(acc, p, out=acc)
+        return a @ b.T
     tmp = np.empty((m, n), np.result_type(a, b))
-    if acc is None:
-        acc = np.zeros((m, n), tmp.dtype)
+    acc = np.zeros((m, n), tmp.dtype)
     for i in range(0, k, block):
         acc += np.matmul(a[:, i : i + block], b[:, i : i + block].T, out=tmp)
     return acc
@@ -706,7 +704,7 @@ FLAT_PARALLEL_FLOPS = 50_000_000  # a flat-path pass under this runs on the call
 
 
 def _flat_chunks(g: Unfold, f: _Flat, itemsize: int, o: int, products: int):
-    """(threads, images per chunk, chunks): above FLAT_PARALLEL_FLOPS one chunk per thread
+    """(threads, chunks of whole images): above FLAT_PARALLEL_FLOPS one chunk per thread
     (at most FLAT_PARALLEL_CHUNK_BYTES of columns); below, on the calling thread, chunks
     of FLAT_CHUNK_BYTES. On the project's virtual machine two threads gain only on coarse
     work: a NumPy call under ~20 us does not run in parallel with the other thread's (the
@@ -719,7 +717,7 @@ def _flat_chunks(g: Unfold, f: _Flat, itemsize: int, o: int, products: int):
         imgs = min(-(-g.n // nt), max(1, FLAT_PARALLEL_CHUNK_BYTES // image))
     else:
         imgs = max(1, FLAT_CHUNK_BYTES // image)
-    return nt, imgs, [(n0, min(n0 + imgs, g.n)) for n0 in range(0, g.n, imgs)]
+    return nt, [(n0, min(n0 + imgs, g.n)) for n0 in range(0, g.n, imgs)]
 
 
 def _with_bias(weight2d, bias):
@@ -736,7 +734,7 @@ def _flat_forward(x, weight2d, bias, g: Unfold):
     f = _Flat(g)
     out = np.empty((g.n, o, *g.out), x.dtype)
     wb = _with_bias(_kc_order(weight2d, g), bias)
-    nt, _, chunks = _flat_chunks(g, f, x.itemsize, o, 1)
+    nt, chunks = _flat_chunks(g, f, x.itemsize, o, 1)
 
     def run(i):
         n0, n1 = chunks[i]
@@ -753,7 +751,7 @@ def _flat_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, 
     o = weight2d.shape[0]
     f = _Flat(g)
     wt = np.ascontiguousarray(_kc_order(weight2d, g).T)
-    nt, _, chunks = _flat_chunks(g, f, x.itemsize, o, need_input + need_weight)
+    nt, chunks = _flat_chunks(g, f, x.itemsize, o, need_input + need_weight)
     gi = np.empty((g.n, g.c, *g.size), gradOutput.dtype) if need_input else None
 
     def run(i):
@@ -767,7 +765,7 @@ def _flat_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, 
         gwt = None
         if need_weight:  # the bias gradient is the last row (the ones)
             cols = _flat_columns(_flat_planes(x, g, f, n0, n1), g, f, nc)
-            gwt = _thin_product(cols.reshape(-1, nc * f.P), go.reshape(o, nc * f.P), None)
+            gwt = _thin_product(cols.reshape(-1, nc * f.P), go.reshape(o, nc * f.P))
         if need_input:
             # W.T @ gradOutput per image on the mp positions; the rest stays zero
             gcols = _kept("fgcols", (g.rows, nc, f.P), go.dtype, f)
@@ -784,8 +782,6 @@ def _flat_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, 
     results = threads.parallel_for(run, len(chunks), nt)
     if not need_weight:
         return gi, None, None
-    gwt = results[0]
-    for r in results[1:]:
-        gwt = gwt + r
+    gwt = sum(results[1:], results[0])  # the chunks' partial sums
     gw = gwt[: g.rows].reshape(g.ksize, g.c, o).transpose(2, 1, 0).reshape(o, g.rows)
     return gi, np.ascontiguousarray(gw), (gwt[g.rows].copy() if bias else None)
