@@ -513,6 +513,47 @@ def test_max_pooling_by_runs_of_planes_equals_the_window_scan(
         threads.set_num_threads(before)
 
 
+@pytest.mark.parametrize(
+    "make, shape, ks, ds, pads, dils",
+    [
+        (lambda: nn.SpatialMaxPooling(3, 3, 1, 1, 1, 1), (2, 3, 7, 8), 3, 1, 1, 1),
+        (lambda: nn.SpatialMaxPooling(3, 3, 2, 2).ceil(), (2, 3, 9, 8), 3, 2, 0, 1),
+        (lambda: nn.SpatialMaxPooling(2, 2, 2, 2), (2, 3, 8, 6), 2, 2, 0, 1),  # disjoint
+        (lambda: nn.SpatialDilatedMaxPooling(2, 2, 1, 1, 1, 1, 2, 2), (1, 2, 7, 7), 2, 1, 1, 2),
+        (lambda: nn.VolumetricMaxPooling(2, 2, 2, 1, 1, 1), (1, 2, 4, 5, 5), 2, 1, 0, 1),
+    ],
+)
+def test_max_pooling_gradient_adds_in_the_type_in_thnn_order(make, shape, ks, ds, pads, dils):
+    """The max-pooling gradient on the CPU adds gradOutput at each window's maximum in
+    float32, output after output, as THNN's loop: bit for bit, with gradients of mixed
+    magnitudes (where the order of the additions changes the float32 sum) on planes of
+    equal values (neighbouring windows share their first position as maximum)."""
+    m = make().float()
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 2, shape).astype(np.float32)
+    x[:, 0] = 1  # one plane of ties
+    out = m.forward(x)
+    go = rng.standard_normal(out.shape) * 10.0 ** rng.integers(-4, 8, out.shape)
+    go = np.asfortranarray(go.astype(np.float32))  # not contiguous, as a view may come
+    gi = m.backward(x, go)
+    # THNN: gradInput zeroed; then per plane, output after output, g[first max] += go
+    nd = len(shape) - 2
+    planes = x.reshape(-1, *shape[2:])
+    gos = go.reshape(-1, *out.shape[2:])
+    want = np.zeros(planes.shape, np.float32)
+    for p in range(planes.shape[0]):
+        for o in np.ndindex(*out.shape[2:]):
+            best, at = -np.inf, None
+            for k in np.ndindex(*(ks,) * nd):
+                i = tuple(oi * ds - pads + ki * dils for oi, ki in zip(o, k))
+                inside = all(0 <= v < n for v, n in zip(i, shape[2:]))
+                if inside and planes[(p, *i)] > best:
+                    best, at = planes[(p, *i)], i
+            want[(p, *at)] = np.float32(want[(p, *at)] + gos[(p, *o)])
+    assert gi.dtype == np.float32
+    np.testing.assert_array_equal(gi.reshape(want.shape), want)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gemm_adds_into_strided_views_as_matmul(dtype):
     """kernels/gemm.py: C = A @ B + beta * C on transposed and strided views (a shifted

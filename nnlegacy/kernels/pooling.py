@@ -5,6 +5,7 @@ slices of each kernel offset; the 2-D entry points add the CUDA fast path."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -168,10 +169,10 @@ def _maxpool_grad_into(gi, gradOutput, arg, ks, ds, pads, dils):
     sizes = gi.shape[2:]
     outs = gradOutput.shape[2:]
     full = _padded_sizes(sizes, ks, ds, pads, dils, outs)
-    overlap = any((k - 1) * dl + 1 > d for k, d, dl in zip(ks, ds, dils))
-    if xp is np and overlap:
-        _maxpool_grad_bincount(gi, gradOutput, arg, ks, ds, pads, dils, full)
+    if xp is np:
+        _maxpool_grad_scatter(gi, gradOutput, arg, ks, ds, pads, dils, full)
         return
+    overlap = any((k - 1) * dl + 1 > d for k, d, dl in zip(ks, ds, dils))
     direct = full == sizes and not any(pads)
     g = gi if direct else xp.empty(gi.shape[:2] + full, gradOutput.dtype)
     g[...] = 0
@@ -186,25 +187,40 @@ def _maxpool_grad_into(gi, gradOutput, arg, ks, ds, pads, dils):
         gi[...] = g[(slice(None), slice(None), *(slice(p, p + s) for p, s in zip(pads, sizes)))]
 
 
-def _maxpool_grad_bincount(gi, gradOutput, arg, ks, ds, pads, dils, full):
-    """_maxpool_grad_into for overlapping windows on NumPy: each output's input position
-    (its window's start plus its argmax's offset, flat in the padded planes), and one
-    ``bincount`` that adds the gradients there, in output order as THNN's loop does
-    (summed in float64; a plain add per kernel offset made 27 passes for a 3x3 kernel:
-    GoogLeNet's 3x3/1 pools 3.5 -> 1.9 ms on 4x480x14x14)."""
+@functools.lru_cache(maxsize=32)
+def _window_starts(planes, outs, full, ds):
+    """The flat position, in ``planes`` padded planes of ``full`` values laid end to end,
+    of each output's window start: int64 ``(planes, prod(outs))``, read-only (shared)."""
+    strides = [math.prod(full[i + 1 :]) for i in range(len(full))]
+    base = np.zeros((), np.int64)
+    for o, d, st in zip(outs, ds, strides):
+        base = np.add.outer(base, np.arange(o, dtype=np.int64) * (d * st))
+    size = math.prod(full)
+    starts = base.reshape(1, -1) + np.arange(0, planes * size, size, dtype=np.int64)[:, None]
+    starts.flags.writeable = False
+    return starts
+
+
+def _maxpool_grad_scatter(gi, gradOutput, arg, ks, ds, pads, dils, full):
+    """_maxpool_grad_into on NumPy: each output's input position (its window's start plus
+    its argmax's offset, flat in the padded planes), and one ``np.add.at`` that adds the
+    gradients there in the array's type, in output order: THNN's loop (``gradInput[max]
+    += gradOutput``) exactly. Faster than the alternatives measured: a float64
+    ``bincount`` took 2.4x as long on GoogLeNet's stem pool (0.76 against 0.32 ms for 20
+    planes of 112x112), and a masked product per kernel offset 1.3-1.5x as long on
+    LeNet-5's disjoint 2x2 windows (1.25 against 1.0 ms on 128x6x28x28; 27 passes for a
+    3x3 kernel where windows overlap)."""
     planes = math.prod(gi.shape[:2])
     outs = gradOutput.shape[2:]
-    strides = [math.prod(full[i + 1 :]) for i in range(len(full))]
-    offsets = np.array(_flat_offsets(full, ks, dils), np.int64)
-    base = np.zeros((), np.int64)
-    for o, d, st in zip(outs, ds, strides):  # the windows' starts, (*outs)
-        base = np.add.outer(base, np.arange(o, dtype=np.int64) * (d * st))
-    idx = np.take(offsets, arg.reshape(planes, -1))
-    idx += base.reshape(1, -1)
-    idx += np.arange(0, planes * math.prod(full), math.prod(full), dtype=np.int64)[:, None]
-    g = np.bincount(idx.reshape(-1), gradOutput.reshape(-1), planes * math.prod(full))
-    crop = (slice(None), slice(None), *(slice(p, p + s) for p, s in zip(pads, gi.shape[2:])))
-    gi[...] = g.reshape(gi.shape[:2] + tuple(full))[crop]
+    idx = np.take(np.array(_flat_offsets(full, ks, dils), np.int64), arg.reshape(planes, -1))
+    idx += _window_starts(planes, outs, tuple(full), tuple(ds))
+    direct = tuple(full) == gi.shape[2:] and gi.flags.c_contiguous
+    g = gi if direct else np.empty((*gi.shape[:2], *full), gi.dtype)
+    g[...] = 0
+    np.add.at(g.reshape(-1), idx.reshape(-1), gradOutput.reshape(-1))
+    if not direct:
+        crop = (slice(None), slice(None), *(slice(p, p + s) for p, s in zip(pads, gi.shape[2:])))
+        gi[...] = g[crop]
 
 
 def maxpool_nd_backward(gradOutput, arg, input_shape, ks, ds, pads, dils):
