@@ -589,7 +589,7 @@ def _pointwise_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_wei
 # a broadcast bias; backward: the bias gradient falls out of the weight product).
 
 FLAT_CHUNK_BYTES = 1 << 19  # a chunk's columns on one thread
-FLAT_PARALLEL_CHUNK_BYTES = 8 << 20  # on several threads (coarser: fewer hand-overs)
+FLAT_PARALLEL_CHUNK_BYTES = 2 << 20  # on several threads (coarser: fewer hand-overs)
 FLAT_MAX_WASTE = 2.0  # padded plane positions per output position at most
 FLAT_MIN_POSITIONS = 64  # computed per image, so each product is a real GEMM
 FLAT_MAX_IMAGE_BYTES = 2 << 20  # one image's columns at most (chunks are whole images)
@@ -704,12 +704,15 @@ FLAT_PARALLEL_FLOPS = 50_000_000  # a flat-path pass under this runs on the call
 
 
 def _flat_chunks(g: Unfold, f: _Flat, itemsize: int, o: int, products: int):
-    """(threads, chunks of whole images): above FLAT_PARALLEL_FLOPS one chunk per thread
-    (at most FLAT_PARALLEL_CHUNK_BYTES of columns); below, on the calling thread, chunks
-    of FLAT_CHUNK_BYTES. On the project's virtual machine two threads gain only on coarse
-    work: a NumPy call under ~20 us does not run in parallel with the other thread's (the
-    GIL changes hands at each), and smaller chunks mean more, shorter calls (LeNet's C1
-    backward: 1.4 ms on one thread in 512 KiB chunks, 2.1-2.8 ms on two)."""
+    """(threads, chunks of whole images): above FLAT_PARALLEL_FLOPS, on the threads,
+    chunks of FLAT_PARALLEL_CHUNK_BYTES of columns (at most one per thread); below, on
+    the calling thread, chunks of FLAT_CHUNK_BYTES. On the project's virtual machines two
+    threads gain only on coarse work: a NumPy call under ~20 us does not run in parallel
+    with the other thread's (the GIL changes hands at each), and smaller chunks mean
+    more, shorter calls (LeNet's C1 backward: 1.4 ms on one thread in 512 KiB chunks,
+    2.1-2.8 ms on two). Coarser than 2 MiB, the columns leave the cache: LeNet-5's step
+    took a median 28.4 ms with 8 MiB, 27.2 with 4 and 25.9 with 2 on an Intel Xeon
+    (tools/kernelbench step, 15 rounds)."""
     flops = 2 * o * (g.rows + 1) * g.n * f.mp * products
     nt = threads.get_num_threads() if flops >= FLAT_PARALLEL_FLOPS else 1
     image = (g.rows + 1) * f.P * itemsize
