@@ -100,7 +100,9 @@ class _UnfoldConvolution:
         x = self._check(input)
         g = self._unfold(x)
         if B.get_array_module(x) is np:
-            out = KC.conv_forward(x, self._w2d(), self.bias, g)
+            shape = (g.n, self.nOutputPlane, *g.out)
+            reuse = self._reused("output", shape, x.dtype) if input.ndim == x.ndim else None
+            out = KC.conv_forward(x, self._w2d(), self.bias, g, reuse)
         else:
             out, self.finput = KU.conv_forward(x, self._w2d(), self.bias, g)
         self.output = out if input.ndim == x.ndim else out[0]
@@ -117,7 +119,12 @@ class _UnfoldConvolution:
         """The CPU pass: gradInput and/or the parameter gradients (accumulated)."""
         x, g, go = self._batch_grad(input, gradOutput)
         with_bias = need_weight and self.bias is not None
-        gi, gw, gb = KC.conv_backward(x, go, self._w2d(), g, need_input, need_weight, with_bias)
+        reuse = None
+        if need_input and input.ndim == x.ndim:
+            reuse = self._reused("gradInput", x.shape, go.dtype)
+        gi, gw, gb = KC.conv_backward(
+            x, go, self._w2d(), g, need_input, need_weight, with_bias, reuse
+        )
         if need_input:
             self.gradInput = gi if input.ndim == x.ndim else gi[0]
         if need_weight:

@@ -4,11 +4,39 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 
 import numpy as np
 
 from . import backend as B
 from .luaargs import wrap_init
+
+REUSE = True  # modules write into their previous output where nothing else holds it
+
+
+def _reusable(holder: dict, attr: str, shape, dtype, unshared):
+    """``holder[attr]`` if it is an owning, writable, C-contiguous NumPy array of ``shape``
+    and ``dtype`` referred to ``unshared`` times (by ``holder`` alone, as measured at
+    import), else None; with ``unshared`` None, that count itself."""
+    prev = holder.get(attr)
+    if (
+        type(prev) is not np.ndarray
+        or prev.shape != shape
+        or prev.dtype != dtype
+        or prev.base is not None
+        or not (prev.flags.c_contiguous and prev.flags.writeable)
+    ):
+        return None
+    refs = sys.getrefcount(prev)
+    if unshared is None:
+        return refs
+    return prev if refs == unshared else None
+
+
+# the count for an array held by one dict alone, measured by the same code (it depends on
+# the interpreter, not on the caller)
+_UNSHARED = _reusable({"a": np.empty(1)}, "a", (1,), np.dtype(np.float64), None)
+
 
 _NO_INPUT = object()  # ``module()`` with no argument: an nngraph node
 
@@ -50,6 +78,17 @@ class Module:
 
     def _name(self) -> str:
         return "nn." + type(self).__name__
+
+    def _reused(self, attr: str, shape, dtype):
+        """The array in ``self.<attr>`` to be written again, as Lua's modules write into
+        their own output and gradInput tensors at each call, or None: only a NumPy array
+        of that shape and type that owns its memory and that nothing but this module
+        refers to (a caller who kept the previous output keeps its values). A reused
+        array stays in the cache; a fresh one of a few MiB can cost as much again as the
+        pass that fills it (LeNet-5's first ReLU: 1.4 against 0.7 ms in a train step)."""
+        if not REUSE:
+            return None
+        return _reusable(self.__dict__, attr, tuple(shape), dtype, _UNSHARED)
 
     def _check_input(self, x, what: str = "input"):
         """The input must be an array of this module's type (DESIGN rule 5)."""

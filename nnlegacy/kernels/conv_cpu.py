@@ -135,11 +135,15 @@ def _split(items, parts):
     return out
 
 
-def _input_grad(chunks, g: Unfold, dtype):
-    """gradInput's array: uninitialised where every chunk assigns whole images, zeros
-    where bands of one image add into it."""
+def _input_grad(chunks, g: Unfold, dtype, gi=None):
+    """gradInput's array (``gi``, the module's previous one, if given): uninitialised
+    where every chunk assigns whole images, zeros where bands of one image add into it."""
     whole = all(c.whole for c in chunks)
-    return (np.empty if whole else np.zeros)((g.n, g.c, *g.size), dtype)
+    if gi is None:
+        return (np.empty if whole else np.zeros)((g.n, g.c, *g.size), dtype)
+    if not whole:
+        gi[...] = 0
+    return gi
 
 
 def _sum_partials(results, bias):
@@ -244,16 +248,22 @@ def _store_input_grad(gi, buf, g: Unfold, c: _Chunk, lock):
             gi[c.n0 : c.n1, :, a:b] += src
 
 
-def conv_forward(x, weight2d, bias, g: Unfold):
+def _output(out, shape, dtype):
+    """The caller's output array (the module's previous one, to be written again) if
+    given, else a new one."""
+    return np.empty(shape, dtype) if out is None else out
+
+
+def conv_forward(x, weight2d, bias, g: Unfold, out=None):
     """Output ``(N, O, *out)`` of the convolution of ``x`` ``(N, C, *size)``."""
     if _pointwise(g):
-        return _pointwise_forward(x, weight2d, bias, g)
+        return _pointwise_forward(x, weight2d, bias, g, out)
     if _direct(g, x, weight2d):
-        return _direct_forward(x, weight2d, bias, g)
+        return _direct_forward(x, weight2d, bias, g, out)
     if _flat(g):
-        return _flat_forward(x, weight2d, bias, g)
+        return _flat_forward(x, weight2d, bias, g, out)
     o = weight2d.shape[0]
-    out = np.empty((g.n, o, *g.out), x.dtype)
+    out = _output(out, (g.n, o, *g.out), x.dtype)
     w = np.ascontiguousarray(weight2d)
     b = None if bias is None else bias.reshape(o, 1, *(1,) * len(g.out))
     nt = _threads(g, o)
@@ -274,24 +284,26 @@ def conv_forward(x, weight2d, bias, g: Unfold):
     return out
 
 
-def conv_backward(x, gradOutput, weight2d, g: Unfold, need_input=True, need_weight=True, bias=True):
+def conv_backward(
+    x, gradOutput, weight2d, g: Unfold, need_input=True, need_weight=True, bias=True, gi=None
+):
     """(gradInput or None, dL/dweight ``(O, C*prod(k))`` or None, dL/dbias or None) in one
     pass over the chunks; the caller accumulates the parameter gradients."""
     if _pointwise(g):
-        return _pointwise_backward(x, gradOutput, weight2d, g, need_input, need_weight, bias)
+        return _pointwise_backward(x, gradOutput, weight2d, g, need_input, need_weight, bias, gi)
     if _direct(g, x, gradOutput, weight2d):
-        return _direct_backward(x, gradOutput, weight2d, g, need_input, need_weight, bias)
+        return _direct_backward(x, gradOutput, weight2d, g, need_input, need_weight, bias, gi)
     if _flat(g):
-        return _flat_backward(x, gradOutput, weight2d, g, need_input, need_weight, bias)
+        return _flat_backward(x, gradOutput, weight2d, g, need_input, need_weight, bias, gi)
     o = weight2d.shape[0]
     w = np.ascontiguousarray(weight2d)
     nd = len(g.out)
-    gi = None
+    gi = gi if need_input else None
     lock = threading.Lock()
     nt = _threads(g, o, need_input + need_weight)
     chunks = _chunks(g, x.itemsize, nt, o, SMALL_BACKWARD_BYTES)
     if need_input:
-        gi = _input_grad(chunks, g, gradOutput.dtype)
+        gi = _input_grad(chunks, g, gradOutput.dtype, gi)
 
     def run(part):
         gw = gb = None
@@ -424,9 +436,9 @@ def _offset_weights(weight2d, g: Unfold):
     return np.ascontiguousarray(weight2d.reshape(o, g.c, g.ksize).transpose(2, 0, 1))
 
 
-def _direct_forward(x, weight2d, bias, g: Unfold):
+def _direct_forward(x, weight2d, bias, g: Unfold, out=None):
     o = weight2d.shape[0]
-    out = np.empty((g.n, o, *g.out), x.dtype)
+    out = _output(out, (g.n, o, *g.out), x.dtype)
     wk = _offset_weights(weight2d, g)
     b = None if bias is None else bias.reshape(o, 1, *(1,) * len(g.out))
     nt = _threads(g, o)
@@ -451,15 +463,15 @@ def _direct_forward(x, weight2d, bias, g: Unfold):
     return out
 
 
-def _direct_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, bias):
+def _direct_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, bias, gi=None):
     o = weight2d.shape[0]
     wk = _offset_weights(weight2d, g)
     lock = threading.Lock()
     nt = _threads(g, o, need_input + need_weight)
     chunks = _direct_chunks(g, x.itemsize, nt, o)
-    gi = None
+    gi = gi if need_input else None
     if need_input:
-        gi = _input_grad(chunks, g, gradOutput.dtype)
+        gi = _input_grad(chunks, g, gradOutput.dtype, gi)
 
     def run(part):
         gw = gb = None
@@ -520,10 +532,11 @@ def _image_runs(g: Unfold, per_image_bytes: int, o: int, products: int = 1):
     return [r for r in _split(runs, min(nt, len(runs))) if r]
 
 
-def _pointwise_forward(x, weight2d, bias, g: Unfold):
+def _pointwise_forward(x, weight2d, bias, g: Unfold, out=None):
     o = weight2d.shape[0]
     xs = x.reshape(g.n, g.c, g.positions)
-    out = np.empty((g.n, o, g.positions), x.dtype)
+    full = _output(out, (g.n, o, *g.out), x.dtype)
+    out = full.reshape(g.n, o, g.positions)
     w = np.ascontiguousarray(weight2d)
     b = None if bias is None else bias.reshape(o, 1)
 
@@ -535,14 +548,15 @@ def _pointwise_forward(x, weight2d, bias, g: Unfold):
 
     parts = _image_runs(g, 0, o)
     threads.parallel_for(lambda i: run(parts[i]), len(parts))
-    return out.reshape(g.n, o, *g.out)
+    return full
 
 
-def _pointwise_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, bias):
+def _pointwise_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, bias, gi=None):
     o = weight2d.shape[0]
     xs = x.reshape(g.n, g.c, g.positions)
     go = np.ascontiguousarray(gradOutput).reshape(g.n, o, g.positions)
-    gi = np.empty((g.n, g.c, g.positions), gradOutput.dtype) if need_input else None
+    full = _output(gi, (g.n, g.c, *g.size), gradOutput.dtype) if need_input else None
+    gi = None if full is None else full.reshape(g.n, g.c, g.positions)
     wt = np.ascontiguousarray(weight2d).T
 
     def run(part):
@@ -563,9 +577,7 @@ def _pointwise_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_wei
     gw = gb = None
     if need_weight:  # one partial sum per thread
         gw, gb = _sum_partials(results, bias)
-    if gi is not None:
-        gi = gi.reshape(g.n, g.c, *g.size)
-    return gi, gw, gb
+    return full, gw, gb
 
 
 # --- Stride 1 on few planes: unfold along the flat planes ------------------------------
@@ -732,10 +744,10 @@ def _with_bias(weight2d, bias):
     return wb
 
 
-def _flat_forward(x, weight2d, bias, g: Unfold):
+def _flat_forward(x, weight2d, bias, g: Unfold, out=None):
     o = weight2d.shape[0]
     f = _Flat(g)
-    out = np.empty((g.n, o, *g.out), x.dtype)
+    out = _output(out, (g.n, o, *g.out), x.dtype)
     wb = _with_bias(_kc_order(weight2d, g), bias)
     nt, chunks = _flat_chunks(g, f, x.itemsize, o, 1)
 
@@ -750,12 +762,12 @@ def _flat_forward(x, weight2d, bias, g: Unfold):
     return out
 
 
-def _flat_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, bias):
+def _flat_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, bias, gi=None):
     o = weight2d.shape[0]
     f = _Flat(g)
     wt = np.ascontiguousarray(_kc_order(weight2d, g).T)
     nt, chunks = _flat_chunks(g, f, x.itemsize, o, need_input + need_weight)
-    gi = np.empty((g.n, g.c, *g.size), gradOutput.dtype) if need_input else None
+    gi = _output(gi, (g.n, g.c, *g.size), gradOutput.dtype) if need_input else None
 
     def run(i):
         """The chunk's (prod(k)*C + 1, O) weight and bias gradient (None without)."""

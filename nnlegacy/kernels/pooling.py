@@ -134,13 +134,14 @@ def _maxpool_into(x, out, arg, ks, ds, pads, dils):
         arg[...] = wide_arg.reshape(xpad.shape)[valid]
 
 
-def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode):
+def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode, out=None, arg=None):
     """(output, argmax) of max pooling over the trailing ``len(ks)`` axes of
     ``x`` (N, C, *spatial); argmax is the row-major offset inside the window
     (uint8 when the window has under 256 positions).
 
     Ties go to the first maximum in row-major order, as THNN's strict ``>`` scan. A large
     NumPy input is pooled by runs of planes on the shared threads (threads.over_runs).
+    ``out`` and ``arg``, if given, are written (the module's previous ones).
     """
     xp = get_array_module(x)
     outs = tuple(
@@ -148,19 +149,20 @@ def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode):
         for s, k, d, p, dl in zip(x.shape[2:], ks, ds, pads, dils)
     )
     adtype = np.uint8 if math.prod(ks) < 256 else np.int32
+    shape = x.shape[:2] + outs
+    out = xp.empty(shape, x.dtype) if out is None else out
+    arg = xp.empty(shape, adtype) if arg is None or arg.dtype != adtype else arg
     if xp is not np or x.nbytes < PARALLEL_BYTES:
-        out, arg = xp.empty(x.shape[:2] + outs, x.dtype), xp.empty(x.shape[:2] + outs, adtype)
         _maxpool_into(x, out, arg, ks, ds, pads, dils)
         return out, arg
     planes = _as_planes(x)
-    out = np.empty((planes.shape[0], 1, *outs), x.dtype)
-    arg = np.empty(out.shape, adtype)
+    oplanes, aplanes = out.reshape(-1, 1, *outs), arg.reshape(-1, 1, *outs)
 
     def run(p0, p1):
-        _maxpool_into(planes[p0:p1], out[p0:p1], arg[p0:p1], ks, ds, pads, dils)
+        _maxpool_into(planes[p0:p1], oplanes[p0:p1], aplanes[p0:p1], ks, ds, pads, dils)
 
     threads.over_runs(run, planes.shape[0], planes[0].nbytes, PLANE_RUN_BYTES)
-    return out.reshape(x.shape[:2] + outs), arg.reshape(x.shape[:2] + outs)
+    return out, arg
 
 
 def _maxpool_grad_into(gi, gradOutput, arg, ks, ds, pads, dils):
@@ -223,11 +225,12 @@ def _maxpool_grad_scatter(gi, gradOutput, arg, ks, ds, pads, dils, full):
         gi[...] = g[crop]
 
 
-def maxpool_nd_backward(gradOutput, arg, input_shape, ks, ds, pads, dils):
-    """Route gradOutput to the argmax of each window (accumulating where windows overlap)."""
+def maxpool_nd_backward(gradOutput, arg, input_shape, ks, ds, pads, dils, gi=None):
+    """Route gradOutput to the argmax of each window (accumulating where windows overlap),
+    into ``gi`` if given (the module's previous gradInput)."""
     xp = get_array_module(gradOutput)
     shape = tuple(input_shape)
-    gi = xp.empty(shape, gradOutput.dtype)
+    gi = xp.empty(shape, gradOutput.dtype) if gi is None else gi
     if xp is not np or gi.nbytes < PARALLEL_BYTES:
         _maxpool_grad_into(gi, gradOutput, arg, ks, ds, pads, dils)
         return gi
@@ -263,14 +266,14 @@ def maxpool_nd_positions(arg, sizes, ks, ds, pads, dils):
     return positions, empty
 
 
-def maxpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode):
+def maxpool2d_forward(x, kH, kW, dH, dW, padH, padW, ceil_mode, out=None, arg=None):
     """(output, argmax offset within each window as kh*kW + kw)."""
     if cuda.usable(x):
         oH = pool_output_size(x.shape[2], kH, dH, padH, ceil_mode)
         oW = pool_output_size(x.shape[3], kW, dW, padW, ceil_mode)
         if cuda.fits(x.shape[0] * x.shape[1] * oH * oW):  # else the NumPy-API path
             return cuda.maxpool_forward(x, kH, kW, dH, dW, padH, padW, oH, oW)
-    return maxpool_nd_forward(x, (kH, kW), (dH, dW), (padH, padW), (1, 1), ceil_mode)
+    return maxpool_nd_forward(x, (kH, kW), (dH, dW), (padH, padW), (1, 1), ceil_mode, out, arg)
 
 
 def maxpool2d_indices(arg, h, w, kH, kW, dH, dW, padH, padW, dilH=1, dilW=1):
@@ -286,12 +289,12 @@ def maxpool2d_indices(arg, h, w, kH, kW, dH, dW, padH, padW, dilH=1, dilW=1):
     return indices
 
 
-def maxpool2d_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW):
+def maxpool2d_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW, gi=None):
     """Route gradOutput to the argmax of each window (accumulating where windows overlap)."""
     if cuda.usable(gradOutput) and cuda.fits(np.prod(input_shape, dtype=np.int64)):
         return cuda.maxpool_backward(gradOutput, arg, input_shape, kH, kW, dH, dW, padH, padW)
     return maxpool_nd_backward(
-        gradOutput, arg, input_shape, (kH, kW), (dH, dW), (padH, padW), (1, 1)
+        gradOutput, arg, input_shape, (kH, kW), (dH, dW), (padH, padW), (1, 1), gi
     )
 
 
