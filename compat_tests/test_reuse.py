@@ -22,7 +22,14 @@ MODULES = {
     "conv 1x1": (lambda: _conv(5, 4, 1, 0), (2, 5, 6, 6)),
     "max pooling": (lambda: nn.SpatialMaxPooling(3, 3, 2, 2, 1, 1), (2, 3, 9, 9)),
     "max pooling 2x2": (lambda: nn.SpatialMaxPooling(2, 2, 2, 2), (2, 3, 8, 8)),
+    "concat": (lambda: _concat(nn.Concat(2), 1), (2, 3, 6, 6)),
+    "depth concat, padded": (lambda: _concat(nn.DepthConcat(2), 3), (2, 3, 6, 6)),
 }
+
+
+def _concat(container, k):
+    """Two branches: a 1x1 convolution and a kxk one (smaller maps: DepthConcat pads)."""
+    return container.add(_conv(3, 2, 1, 0)).add(_conv(3, 4, k, 0))
 
 
 def _fresh(m, x, go, monkeypatch):

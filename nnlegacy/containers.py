@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import backend as B
 from .module import Module
 
@@ -237,11 +239,26 @@ def _copy(x):
     return [_copy(v) for v in x] if isinstance(x, list) else x.copy()
 
 
-def _sum_grads(grads):
+def _sum_grads(grads, reuse=None):
+    """The children's gradInputs summed in order, as Lua's copy then adds: the first two
+    arrays added into a new one, or into ``reuse(shape, dtype)``'s array where it gives
+    one (one pass, where a copy and an add make two)."""
+    grads = [g for g in grads if g is not None]
+    if (
+        len(grads) >= 2
+        and not any(isinstance(g, list) for g in grads[:2])
+        and grads[0].shape == grads[1].shape
+        and grads[0].dtype == grads[1].dtype
+    ):
+        out = None
+        if reuse is not None and type(grads[0]) is np.ndarray:
+            out = reuse(grads[0].shape, grads[0].dtype)
+        total = grads[0] + grads[1] if out is None else np.add(grads[0], grads[1], out=out)
+        for g in grads[2:]:
+            total = _add_into(total, g)
+        return total
     total = None
     for g in grads:
-        if g is None:
-            continue
         total = _copy(g) if total is None else _add_into(total, g)
     return total
 
@@ -284,7 +301,15 @@ class Concat(_TreeContainer):
         outputs = [self._rethrow(i, "updateOutput", input) for i in range(len(self.modules))]
         shape, places = self._place(outputs)
         xp = B.get_array_module(outputs[0])
-        out = xp.zeros(shape, outputs[0].dtype)
+        dtype = outputs[0].dtype
+        # the children's outputs fill the whole output unless DepthConcat pads some
+        ax = _axis(self.dimension, len(shape), self._name())
+        full = all(o.shape[d] == n for o in outputs for d, n in enumerate(shape) if d != ax)
+        out = self._reused("output", shape, dtype) if xp is np else None
+        if out is None:
+            out = (xp.empty if full else xp.zeros)(shape, dtype)
+        elif not full:
+            out[...] = 0
         for o, sl in zip(outputs, places):
             out[sl] = o
         self.output = out
@@ -299,10 +324,13 @@ class Concat(_TreeContainer):
             )
         return [gradOutput[sl] for sl in places]
 
+    def _grad_buffer(self, shape, dtype):
+        return self._reused("gradInput", shape, dtype)
+
     def updateGradInput(self, input, gradOutput):
         parts = self._grad_slices(gradOutput)
         grads = [self._rethrow(i, "updateGradInput", input, g) for i, g in enumerate(parts)]
-        self.gradInput = _sum_grads(grads)
+        self.gradInput = _sum_grads(grads, self._grad_buffer)
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1):
@@ -312,7 +340,7 @@ class Concat(_TreeContainer):
     def backward(self, input, gradOutput, scale=1):
         parts = self._grad_slices(gradOutput)
         grads = [self._rethrow(i, "backward", input, g, scale) for i, g in enumerate(parts)]
-        self.gradInput = _sum_grads(grads)
+        self.gradInput = _sum_grads(grads, self._grad_buffer)
         return self.gradInput
 
 
