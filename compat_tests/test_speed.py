@@ -46,7 +46,7 @@ def chunking(request, monkeypatch):
 PATHS = [
     (geometry, path)
     for geometry in GEOMETRIES
-    for path in ("unfold", "direct", "direct32", "flat", "flat32", "pointwise")
+    for path in ("unfold", "direct", "direct32", "direct-plain", "flat", "flat32", "pointwise")
     if path == "unfold"
     or (path.startswith(("direct", "flat")) and all(s == 1 for s in geometry[2]))  # stride 1
     or (set(geometry[1]) == set(geometry[2]) == {1} and not any(geometry[3]))  # 1x1
@@ -57,12 +57,16 @@ PATHS = [
 def test_chunked_convolution_equals_whole_batch(chunking, geometry, path, monkeypatch):
     """The CPU paths against the whole-batch unfold: the unfolding one; (stride 1, float32
     and float64) the column-free one of a BLAS product per kernel offset and the one
-    that unfolds along the flat planes; and (1x1) the one of a product per image."""
+    that unfolds along the flat planes; and (1x1) the one of a product per image. The
+    column-free weight gradient both ways: ``window_k @ gradOutput.T`` (these 5 output
+    planes) and, "-plain", ``gradOutput @ window_k.T`` (the layout above 128 planes)."""
     shape, k, d, p, dil = geometry
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape)
     g = KU.Unfold(shape, k, d, p, dil)
-    kind = path.removesuffix("32")
+    kind = path.removesuffix("32").removesuffix("-plain")
+    if path.endswith("-plain"):
+        monkeypatch.setattr(KC, "DIRECT_TRANSPOSED_MAX_O", 0)
     for other in ("pointwise", "direct", "flat"):
         if other != kind:
             monkeypatch.setattr(KC, f"_{other}", lambda *a: False)
