@@ -5,7 +5,6 @@ slices of each kernel offset; the 2-D entry points add the CUDA fast path."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 
@@ -189,18 +188,28 @@ def _maxpool_grad_into(gi, gradOutput, arg, ks, ds, pads, dils):
         gi[...] = g[(slice(None), slice(None), *(slice(p, p + s) for p, s in zip(pads, sizes)))]
 
 
-@functools.lru_cache(maxsize=32)
+_starts = {}  # (outs, full, ds) -> _window_starts for the most planes asked so far
+
+
 def _window_starts(planes, outs, full, ds):
     """The flat position, in ``planes`` padded planes of ``full`` values laid end to end,
-    of each output's window start: int64 ``(planes, prod(outs))``, read-only (shared)."""
-    strides = [math.prod(full[i + 1 :]) for i in range(len(full))]
-    base = np.zeros((), np.int64)
-    for o, d, st in zip(outs, ds, strides):
-        base = np.add.outer(base, np.arange(o, dtype=np.int64) * (d * st))
-    size = math.prod(full)
-    starts = base.reshape(1, -1) + np.arange(0, planes * size, size, dtype=np.int64)[:, None]
-    starts.flags.writeable = False
-    return starts
+    of each output's window start: int64 ``(planes, prod(outs))``, read-only. Kept per
+    geometry for the longest run of planes asked (a few MiB in all): the rows of a
+    shorter run are its first rows."""
+    key = (outs, full, ds)
+    starts = _starts.get(key)
+    if starts is None or starts.shape[0] < planes:
+        strides = [math.prod(full[i + 1 :]) for i in range(len(full))]
+        base = np.zeros((), np.int64)
+        for o, d, st in zip(outs, ds, strides):
+            base = np.add.outer(base, np.arange(o, dtype=np.int64) * (d * st))
+        size = math.prod(full)
+        starts = base.reshape(1, -1) + np.arange(0, planes * size, size, dtype=np.int64)[:, None]
+        starts.flags.writeable = False
+        if len(_starts) >= 16:  # many geometries: start over
+            _starts.clear()
+        _starts[key] = starts
+    return starts[:planes]
 
 
 def _maxpool_grad_scatter(gi, gradOutput, arg, ks, ds, pads, dils, full):
