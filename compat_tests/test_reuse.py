@@ -109,3 +109,17 @@ def test_a_module_fed_its_own_output_gets_a_new_array():
     m.forward(np.array([-1.0, 2.0, -3.0]))
     y = m.forward(m.output)  # Lua would write over its input here; nnlegacy does not
     np.testing.assert_array_equal(y, [0.0, 2.0, 0.0])
+
+
+def test_a_single_image_output_is_a_view_and_is_not_reused():
+    """Without a batch dimension a convolution's or a pooling's output is a view of the
+    batch's: each call gets its own, with the right values."""
+    rng = np.random.default_rng(2)
+    for m in (_conv(2, 3, 3, 1), nn.SpatialMaxPooling(2, 2, 2, 2)):
+        x0, x1 = rng.standard_normal((2, 6, 6)), rng.standard_normal((2, 6, 6))
+        y0 = m.forward(x0).copy()
+        first = m.output
+        y1 = m.forward(x1)
+        assert first.base is not None and y1 is not first
+        np.testing.assert_array_equal(first, y0)
+        np.testing.assert_array_equal(y1, m.clone().forward(x1))

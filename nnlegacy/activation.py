@@ -129,7 +129,7 @@ class Threshold(Module):
             # ``input > th`` (they differ on NaN input). Zeroed exactly, as THNN, by
             # and-ing the bits with a mask of all ones or zeros: three streaming passes,
             # where a boolean-mask assignment (``g[mask] = 0``) gathers and is ~10x slower.
-            out = None if self.inplace else self._reused("gradInput", input.shape, gradOutput.dtype)
+            out = self._reused("gradInput", input.shape, gradOutput.dtype)
             self.gradInput = _threshold_grad(input, gradOutput, th, self.inplace, out)
         elif self.inplace:
             gradOutput[input <= th] = 0

@@ -305,7 +305,7 @@ class Concat(_TreeContainer):
         # the children's outputs fill the whole output unless DepthConcat pads some
         ax = _axis(self.dimension, len(shape), self._name())
         full = all(o.shape[d] == n for o in outputs for d, n in enumerate(shape) if d != ax)
-        out = self._reused("output", shape, dtype) if xp is np else None
+        out = self._reused("output", shape, dtype)
         if out is None:
             out = (xp.empty if full else xp.zeros)(shape, dtype)
         elif not full:

@@ -101,8 +101,9 @@ class _UnfoldConvolution:
         g = self._unfold(x)
         if B.get_array_module(x) is np:
             shape = (g.n, self.nOutputPlane, *g.out)
-            reuse = self._reused("output", shape, x.dtype) if input.ndim == x.ndim else None
-            out = KC.conv_forward(x, self._w2d(), self.bias, g, reuse)
+            out = KC.conv_forward(
+                x, self._w2d(), self.bias, g, self._reused("output", shape, x.dtype)
+            )
         else:
             out, self.finput = KU.conv_forward(x, self._w2d(), self.bias, g)
         self.output = out if input.ndim == x.ndim else out[0]
@@ -119,9 +120,7 @@ class _UnfoldConvolution:
         """The CPU pass: gradInput and/or the parameter gradients (accumulated)."""
         x, g, go = self._batch_grad(input, gradOutput)
         with_bias = need_weight and self.bias is not None
-        reuse = None
-        if need_input and input.ndim == x.ndim:
-            reuse = self._reused("gradInput", x.shape, go.dtype)
+        reuse = self._reused("gradInput", x.shape, go.dtype) if need_input else None
         gi, gw, gb = KC.conv_backward(
             x, go, self._w2d(), g, need_input, need_weight, with_bias, reuse
         )

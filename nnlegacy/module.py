@@ -83,7 +83,9 @@ class Module:
         """The array in ``self.<attr>`` to be written again, as Lua's modules write into
         their own output and gradInput tensors at each call, or None: only a NumPy array
         of that shape and type that owns its memory and that nothing but this module
-        refers to (a caller who kept the previous output keeps its values). A reused
+        refers to (a caller who kept the previous output keeps its values; an output
+        that is a view, as a convolution's of a single image, and CuPy arrays are never
+        reused). A reused
         array stays in the cache; a fresh one of a few MiB can cost as much again as the
         pass that fills it (LeNet-5's first ReLU: 1.4 against 0.7 ms in a train step)."""
         if not REUSE:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from . import backend as B
 from .kernels import pooling as K
 from .module import Module, _size_desc
 
@@ -113,12 +110,9 @@ class SpatialMaxPooling(_SpatialPooling):
     def updateOutput(self, input):
         x = self._check(input)
         padW, padH = self._pads()
-        out = arg = None
-        if input.ndim == 4 and B.get_array_module(x) is np:
-            shape = (*x.shape[:2], *self.output_size(*x.shape[2:]))
-            out = self._reused("output", shape, x.dtype)
-            adtype = np.dtype(np.uint8 if self.kH * self.kW < 256 else np.int32)
-            arg = self._reused("_argmax", shape, adtype)
+        shape = (*x.shape[:2], *self.output_size(*x.shape[2:]))
+        out = self._reused("output", shape, x.dtype)
+        arg = self._reused("_argmax", shape, K.argmax_dtype((self.kH, self.kW)))
         out, arg = K.maxpool2d_forward(
             x, self.kH, self.kW, self.dH, self.dW, padH, padW, bool(self.ceil_mode), out, arg
         )
@@ -138,9 +132,7 @@ class SpatialMaxPooling(_SpatialPooling):
         g = gradOutput if gradOutput.ndim == 4 else gradOutput[None]
         a = arg if arg.ndim == 4 else arg[None]
         padW, padH = self._pads()
-        reuse = None
-        if input.ndim == 4 and B.get_array_module(x) is np:
-            reuse = self._reused("gradInput", x.shape, g.dtype)
+        reuse = self._reused("gradInput", x.shape, g.dtype)
         gi = K.maxpool2d_backward(
             g, a, x.shape, self.kH, self.kW, self.dH, self.dW, padH, padW, reuse
         )

@@ -133,6 +133,11 @@ def _maxpool_into(x, out, arg, ks, ds, pads, dils):
         arg[...] = wide_arg.reshape(xpad.shape)[valid]
 
 
+def argmax_dtype(ks):
+    """The type of max pooling's in-window argmax: uint8 for windows under 256 positions."""
+    return np.dtype(np.uint8 if math.prod(ks) < 256 else np.int32)
+
+
 def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode, out=None, arg=None):
     """(output, argmax) of max pooling over the trailing ``len(ks)`` axes of
     ``x`` (N, C, *spatial); argmax is the row-major offset inside the window
@@ -147,10 +152,10 @@ def maxpool_nd_forward(x, ks, ds, pads, dils, ceil_mode, out=None, arg=None):
         pool_output_size(s, k, d, p, ceil_mode, dl)
         for s, k, d, p, dl in zip(x.shape[2:], ks, ds, pads, dils)
     )
-    adtype = np.uint8 if math.prod(ks) < 256 else np.int32
+    adtype = argmax_dtype(ks)
     shape = x.shape[:2] + outs
     out = xp.empty(shape, x.dtype) if out is None else out
-    arg = xp.empty(shape, adtype) if arg is None or arg.dtype != adtype else arg
+    arg = xp.empty(shape, adtype) if arg is None else arg
     if xp is not np or x.nbytes < PARALLEL_BYTES:
         _maxpool_into(x, out, arg, ks, ds, pads, dils)
         return out, arg
