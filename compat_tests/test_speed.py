@@ -46,8 +46,18 @@ def chunking(request, monkeypatch):
 PATHS = [
     (geometry, path)
     for geometry in GEOMETRIES
-    for path in ("unfold", "direct", "direct32", "direct-plain", "flat", "flat32", "pointwise")
-    if path == "unfold"
+    for path in (
+        "unfold",
+        "unfold-wide",
+        "unfold-plain",
+        "direct",
+        "direct32",
+        "direct-plain",
+        "flat",
+        "flat32",
+        "pointwise",
+    )
+    if path.startswith("unfold")
     or (path.startswith(("direct", "flat")) and all(s == 1 for s in geometry[2]))  # stride 1
     or (set(geometry[1]) == set(geometry[2]) == {1} and not any(geometry[3]))  # 1x1
 ]
@@ -59,14 +69,19 @@ def test_chunked_convolution_equals_whole_batch(chunking, geometry, path, monkey
     and float64) the column-free one of a BLAS product per kernel offset and the one
     that unfolds along the flat planes; and (1x1) the one of a product per image. The
     column-free weight gradient both ways: ``window_k @ gradOutput.T`` (these 5 output
-    planes) and, "-plain", ``gradOutput @ window_k.T`` (the layout above 128 planes)."""
+    planes) and, "-plain", ``gradOutput @ window_k.T`` (the layout above 128 planes).
+    The unfolding one with wide rows wherever the stride allows, and with plain rows."""
     shape, k, d, p, dil = geometry
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape)
     g = KU.Unfold(shape, k, d, p, dil)
-    kind = path.removesuffix("32").removesuffix("-plain")
-    if path.endswith("-plain"):
+    kind = path.removesuffix("32").removesuffix("-plain").removesuffix("-wide")
+    if path == "direct-plain":
         monkeypatch.setattr(KC, "DIRECT_TRANSPOSED_MAX_O", 0)
+    if path in ("unfold-wide", "unfold-plain"):
+        monkeypatch.setattr(KC, "WIDE_MAX_EXTRA", np.inf if path == "unfold-wide" else -1)
+        wide = d[-1] == 1 and 2 * (shape[-1] + 2 * p[-1]) <= 3 * g.out[-1] and path == "unfold-wide"
+        assert KC._wide(g, 5) == wide
     for other in ("pointwise", "direct", "flat"):
         if other != kind:
             monkeypatch.setattr(KC, f"_{other}", lambda *a: False)

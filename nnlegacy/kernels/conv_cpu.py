@@ -42,18 +42,35 @@ PARALLEL_FLOPS = 50_000_000  # a convolution pass under this runs on the calling
 __all__ = ["conv_backward", "conv_forward"]
 
 
-def _wide(g: Unfold) -> bool:
+# Wide rows only where their extra columns, times the output planes, are at most this
+# many output rows' worth: the products (O values per column) then cost about what the
+# copies of short runs would. On an Intel Xeon with AVX-512 (OpenBLAS SkylakeX kernels)
+# plain rows took 7-15 % less in every layer of AlexNet, ResNet-18 and GoogLeNet that
+# unfolds (AlexNet's 96 -> 256 5x5 on 27x27 at batch 8: forward 39.0 -> 35.3 ms,
+# backward 89 -> 81 ms) and on LeNet's C3 (16 planes, 14 -> 10 wide); wide rows still
+# won at 16 -> 16 planes on 56x56 maps (backward 5.0-5.4 against 5.8-6.1 ms).
+WIDE_MAX_EXTRA = 1.0
+
+
+def _wide(g: Unfold, o: int) -> bool:
     """Whether to use *wide rows*: output rows as long as the padded input row ``Wp``.
 
     With a stride of 1 along the last axis, a kernel offset then reads (unfold) and adds
     back (fold) one long contiguous run of each input plane instead of ``oW``-long pieces
-    of each row: at LeNet's and ResNet's small maps NumPy's per-run overhead dominates
-    those copies. The ``Wp - oW`` extra columns hold garbage; they are dropped from the
-    output and get zero gradient, so they add zeros to the weight and input gradients.
-    The products grow by ``Wp / oW``, hence the 1.5 limit.
+    of each row, where NumPy's per-run overhead dominates on small maps. The ``Wp - oW``
+    extra columns hold garbage; they are dropped from the output and get zero gradient,
+    so they add zeros to the weight and input gradients. The products grow by
+    ``Wp / oW`` (at most 1.5), each extra column costing ``o`` output values: hence the
+    WIDE_MAX_EXTRA limit.
     """
     wp = g.size[-1] + 2 * g.pad[-1]
-    return len(g.k) >= 2 and g.d[-1] == 1 and 2 * wp <= 3 * g.out[-1]
+    extra = wp - g.out[-1]
+    return (
+        len(g.k) >= 2
+        and g.d[-1] == 1
+        and 2 * wp <= 3 * g.out[-1]
+        and o * extra <= WIDE_MAX_EXTRA * g.out[-1]
+    )
 
 
 class _Chunk:
@@ -94,7 +111,7 @@ def _chunks(g: Unfold, itemsize: int, nthreads: int, nout: int, whole_below: int
     backward pass makes some 35 NumPy calls a chunk, which on LeNet's small layers cost
     more than the cache misses of big chunks (C3's backward: 3.5 -> 2.9 ms at batch 128)."""
     budget = max(CHUNK_BYTES, nout * g.rows * itemsize)
-    wide = _wide(g)
+    wide = _wide(g, nout)
     rest = math.prod(g.out[1:]) * ((g.size[-1] + 2 * g.pad[-1]) / g.out[-1] if wide else 1)
     per_row = g.rows * rest * itemsize  # columns of one output row of one image, in bytes
     total = per_row * g.out[0] * g.n
