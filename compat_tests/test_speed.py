@@ -646,3 +646,41 @@ def test_over_runs_covers_the_range_in_order(monkeypatch):
             assert runs == [(0, 3), (3, 6), (6, 9), (9, 10)]
     finally:
         threads.set_num_threads(before)
+
+
+@pytest.mark.parametrize("nt", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.float16])
+def test_zero_clears_every_value_by_runs(dtype, nt, monkeypatch):
+    """threads.zero on the threaded integer path (made to take these small arrays): NaN,
+    infinities and -0.0 all become +0.0, as fill(0) makes them, in contiguous arrays of
+    any shape; a strided view is cleared alone, its neighbours kept."""
+    monkeypatch.setattr(threads, "INLINE_BYTES", 64)
+    monkeypatch.setattr(threads, "RUN_BYTES", 128)
+    before = threads.get_num_threads()
+    threads.set_num_threads(nt)
+    try:
+        rng = np.random.default_rng(0)
+        a = rng.standard_normal((37, 29)).astype(dtype)
+        if a.dtype.kind == "f":
+            a.flat[[0, 5, 100, -1]] = [np.nan, np.inf, -np.inf, -0.0]
+        want = np.zeros_like(a)
+        threads.zero(a)
+        assert a.tobytes() == want.tobytes()
+        b = rng.standard_normal((40, 30)).astype(dtype)
+        keep = b.copy()
+        threads.zero(b[:, ::2])
+        assert not b[:, ::2].any() and np.array_equal(b[:, 1::2], keep[:, 1::2])
+    finally:
+        threads.set_num_threads(before)
+
+
+def test_zero_grad_parameters_clears_the_flat_gradients(monkeypatch):
+    """zeroGradParameters after getParameters: every gradient (views of the flat array,
+    some taking the threaded path) is zero, the parameters untouched."""
+    monkeypatch.setattr(threads, "INLINE_BYTES", 256)
+    net = nn.Sequential().add(nn.Linear(30, 20)).add(nn.Tanh()).add(nn.Linear(20, 3))
+    params, grads = net.getParameters()
+    grads[...] = np.arange(grads.size) - 7.5
+    p0 = params.copy()
+    net.zeroGradParameters()
+    assert not grads.any() and np.array_equal(params, p0)

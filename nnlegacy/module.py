@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from . import backend as B
+from . import threads
 from .luaargs import wrap_init
 
 REUSE = True  # modules write into their previous output where nothing else holds it
@@ -219,7 +220,7 @@ class Module:
         if params:
             for g in params[1]:
                 if g is not None:
-                    g.fill(0)
+                    threads.zero(g)  # big arrays on the shared threads
 
     def updateParameters(self, learningRate):
         params = self.parameters()

@@ -192,7 +192,7 @@ def nnlegacy_worker(args):
     y = rng.integers(1, 11, args.batch)
 
     def feval(_):
-        grads.fill(0)
+        net.zeroGradParameters()
         out = net.forward(x)
         loss = crit.forward(out, y)
         net.backward(x, crit.backward(out, y))
