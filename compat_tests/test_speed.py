@@ -684,3 +684,30 @@ def test_zero_grad_parameters_clears_the_flat_gradients(monkeypatch):
     p0 = params.copy()
     net.zeroGradParameters()
     assert not grads.any() and np.array_equal(params, p0)
+
+
+@pytest.mark.parametrize("nt", [1, 2, 3])
+@pytest.mark.parametrize("shape", [(3, 50, 7), (1, 9, 4), (16, 33, 20)])
+def test_thin_matmul_sums_the_blocks(shape, nt, monkeypatch):
+    """A few rows by a big matrix, summed over blocks of its rows (made small here so
+    these take that path): the whole product, in float64 and in the float32 of a Linear
+    layer's input gradient; a strided big matrix takes the plain path."""
+    monkeypatch.setattr(threads, "THIN_BLOCK_BYTES", 64)
+    monkeypatch.setattr(threads, "THIN_MIN_BYTES", 0)
+    before = threads.get_num_threads()
+    threads.set_num_threads(nt)
+    try:
+        m, k, n = shape
+        rng = np.random.default_rng(1)
+        a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+        np.testing.assert_allclose(threads.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(threads.matmul(a, b[:, ::-1]), a @ b[:, ::-1], rtol=1e-12)
+        lin = nn.Linear(n, k).float()
+        go = rng.standard_normal((m, k)).astype(np.float32)
+        x = rng.standard_normal((m, n)).astype(np.float32)
+        gi = lin.updateGradInput(x, go)
+        assert gi.dtype == np.float32 and gi.shape == (m, n)
+        want = go.astype(np.float64) @ lin.weight.astype(np.float64)
+        np.testing.assert_allclose(gi, want, rtol=1e-5, atol=1e-5)
+    finally:
+        threads.set_num_threads(before)
