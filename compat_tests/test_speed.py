@@ -50,6 +50,7 @@ PATHS = [
         "unfold",
         "unfold-wide",
         "unfold-plain",
+        "unfold-channels",
         "direct",
         "direct32",
         "direct-plain",
@@ -70,12 +71,18 @@ def test_chunked_convolution_equals_whole_batch(chunking, geometry, path, monkey
     that unfolds along the flat planes; and (1x1) the one of a product per image. The
     column-free weight gradient both ways: ``window_k @ gradOutput.T`` (these 5 output
     planes) and, "-plain", ``gradOutput @ window_k.T`` (the layout above 128 planes).
-    The unfolding one with wide rows wherever the stride allows, and with plain rows."""
+    The unfolding one with wide rows wherever the stride allows, with plain rows, and
+    with its backward pass cut by input planes between the threads (batch cut otherwise)."""
     shape, k, d, p, dil = geometry
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape)
     g = KU.Unfold(shape, k, d, p, dil)
-    kind = path.removesuffix("32").removesuffix("-plain").removesuffix("-wide")
+    kind = path.split("-")[0].removesuffix("32")
+    channels = path == "unfold-channels"
+    monkeypatch.setattr(KC, "CHANNEL_MAX_BYTES", np.inf if channels else -1)
+    monkeypatch.setattr(KC, "CHANNEL_MIN_RATIO", 0)
+    if channels:
+        assert KC._by_channels(g, 5, x.itemsize) == (threads.get_num_threads() > 1 and g.c > 1)
     if path == "direct-plain":
         monkeypatch.setattr(KC, "DIRECT_TRANSPOSED_MAX_O", 0)
     if path in ("unfold-wide", "unfold-plain"):
@@ -709,5 +716,33 @@ def test_thin_matmul_sums_the_blocks(shape, nt, monkeypatch):
         assert gi.dtype == np.float32 and gi.shape == (m, n)
         want = go.astype(np.float64) @ lin.weight.astype(np.float64)
         np.testing.assert_allclose(gi, want, rtol=1e-5, atol=1e-5)
+    finally:
+        threads.set_num_threads(before)
+
+
+@pytest.mark.parametrize("need", [(True, False, True), (False, True, True), (True, True, False)])
+def test_backward_by_input_planes_gives_each_half(need, monkeypatch):
+    """The backward pass cut by input planes (2 threads) against the batch-cut one, for
+    the input gradient alone (a first layer's weights frozen), the weight gradient alone
+    (a first layer), and without a bias; into the module's previous gradInput too."""
+    need_input, need_weight, bias = need
+    monkeypatch.setattr(KC, "PARALLEL_FLOPS", 0)
+    monkeypatch.setattr(KC, "CHANNEL_MIN_RATIO", 0)
+    before = threads.get_num_threads()
+    threads.set_num_threads(2)
+    try:
+        rng = np.random.default_rng(5)
+        g = KU.Unfold((3, 5, 9, 8), (3, 2), (2, 1), (1, 0))
+        x = rng.standard_normal((3, 5, 9, 8))
+        w = rng.standard_normal((4, g.rows))
+        go = rng.standard_normal((3, 4, *g.out))
+        assert KC._by_channels(g, 4, 8)
+        got = KC.conv_backward(x, go, w, g, need_input, need_weight, bias, np.full(x.shape, 7.0))
+        monkeypatch.setattr(KC, "CHANNEL_MAX_BYTES", -1)
+        want = KC.conv_backward(x, go, w, g, need_input, need_weight, bias)
+        for a, b in zip(got, want):
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     finally:
         threads.set_num_threads(before)
