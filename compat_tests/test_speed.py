@@ -746,3 +746,51 @@ def test_backward_by_input_planes_gives_each_half(need, monkeypatch):
                 np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     finally:
         threads.set_num_threads(before)
+
+
+def _maxpool_scan(x, ks, ds, pads, dils, outs):
+    """Max pooling by loops: each window of the -inf-padded input scanned in row-major
+    order from its first element, a later element taking over when greater or NaN (THNN's
+    ``val > max || isnan(val)``); (values, row-major offset in the window)."""
+    xp = np.pad(x, [(0, 0), (0, 0)] + [(p, p + k * dl) for p, k, dl in zip(pads, ks, dils)],
+                constant_values=-np.inf)  # fmt: skip
+    out = np.empty(x.shape[:2] + outs)
+    arg = np.zeros(x.shape[:2] + outs, np.int64)
+    for n, c, *pos in np.ndindex(*out.shape):
+        best, at = None, 0
+        for k, offs in enumerate(np.ndindex(*ks)):
+            v = xp[(n, c, *(o * d + j * dl for o, d, j, dl in zip(pos, ds, offs, dils)))]
+            if best is None or v > best or np.isnan(v):
+                best, at = v, k
+        out[(n, c, *pos)], arg[(n, c, *pos)] = best, at
+    return out, arg
+
+
+@pytest.mark.parametrize(
+    "shape,ks,ds,pads,dils,ceil",
+    [
+        ((2, 3, 9, 9), (3, 3), (1, 1), (1, 1), (1, 1), False),  # separable, flat layout
+        ((2, 3, 11, 10), (3, 3), (2, 2), (0, 0), (1, 1), True),  # separable, strided
+        ((2, 2, 9, 8), (3, 2), (1, 2), (1, 0), (1, 1), False),  # mixed strides: strided
+        ((2, 2, 8, 9), (1, 3), (1, 1), (0, 1), (1, 2), False),  # a 1-wide axis, dilation
+        ((2, 3, 8, 6), (2, 2), (2, 2), (0, 0), (1, 1), False),  # 2x2: a scan of offsets
+        ((1, 2, 5, 6, 7), (3, 2, 3), (1, 1, 1), (1, 0, 1), (1, 1, 1), False),  # 3-D, flat
+        ((1, 2, 6, 5, 7), (2, 3, 3), (2, 1, 2), (0, 1, 1), (1, 1, 1), True),  # 3-D, strided
+    ],
+)
+def test_max_pooling_separable_scan_keeps_thnn_ties_and_nans(shape, ks, ds, pads, dils, ceil):
+    """The separable max (one axis at a time) against a row-major scan of every window:
+    many ties (values 0-3), several NaNs (the last NaN wins), -inf entries, on 1-3 axes,
+    strided and flat layouts; the 2x2 scan of offsets checked the same way."""
+    from nnlegacy.kernels import pooling as P
+
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 4, shape).astype(np.float64)
+    flat = x.reshape(-1)
+    flat[rng.choice(flat.size, 12, replace=False)] = np.nan
+    flat[rng.choice(flat.size, 6, replace=False)] = -np.inf
+    out, arg = P.maxpool_nd_forward(x, ks, ds, pads, dils, ceil)
+    ref, ref_arg = _maxpool_scan(x, ks, ds, pads, dils, out.shape[2:])
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(arg, ref_arg)
+    assert np.isnan(out).sum() > 1
