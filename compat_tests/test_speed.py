@@ -81,6 +81,7 @@ def test_chunked_convolution_equals_whole_batch(chunking, geometry, path, monkey
     channels = path == "unfold-channels"
     monkeypatch.setattr(KC, "CHANNEL_MAX_BYTES", np.inf if channels else -1)
     monkeypatch.setattr(KC, "CHANNEL_MIN_RATIO", 0)
+    monkeypatch.setattr(KC, "CHANNEL_MIN_PLANES", 0)
     if channels:
         assert KC._by_channels(g, 5, x.itemsize) == (threads.get_num_threads() > 1 and g.c > 1)
     if path == "direct-plain":
@@ -728,6 +729,7 @@ def test_backward_by_input_planes_gives_each_half(need, monkeypatch):
     need_input, need_weight, bias = need
     monkeypatch.setattr(KC, "PARALLEL_FLOPS", 0)
     monkeypatch.setattr(KC, "CHANNEL_MIN_RATIO", 0)
+    monkeypatch.setattr(KC, "CHANNEL_MIN_PLANES", 0)
     before = threads.get_num_threads()
     threads.set_num_threads(2)
     try:

@@ -376,15 +376,22 @@ CHANNEL_MAX_BYTES = 64 << 20  # the batch's columns at most (held per thread, by
 # 19.1, 128 -> 256 stride 2 on 28x28 (0.16) even, 64 -> 128 stride 2 on 56x56 (0.02)
 # 15.2 -> 15.6; AlexNet's 96 -> 256 5x5 on 27x27, batch cut into bands, 78 -> 68-71.
 CHANNEL_MIN_RATIO = 0.1
+# input planes at least: with 3 (a first layer) the shares are 1 and 2 planes and the
+# batch's columns leave the cache; GoogLeNet's 7x7/2 stem at batch 4, weight gradient:
+# 13.8 ms cut by batch, 18.3 by planes; AlexNet's 11x11/4 16.6 against 21.5
+CHANNEL_MIN_PLANES = 16
 
 
 def _by_channels(g: Unfold, o: int, itemsize: int) -> bool:
     """Whether the backward pass cuts the input planes between threads (see above): on
-    more than one thread, with at least one plane each, the batch's columns within
-    CHANNEL_MAX_BYTES, and the weight big against them or the batch cut into bands."""
+    more than one thread, on CHANNEL_MIN_PLANES input planes or more, the batch's columns
+    within CHANNEL_MAX_BYTES, and the weight big against them or the batch cut into
+    bands."""
     nt = threads.get_num_threads()
     cols = g.rows * g.n * g.positions
-    if nt < 2 or g.c < 2 or cols * itemsize > CHANNEL_MAX_BYTES or _threads(g, o, 2) < 2:
+    if nt < 2 or g.c < max(2, CHANNEL_MIN_PLANES) or cols * itemsize > CHANNEL_MAX_BYTES:
+        return False
+    if _threads(g, o, 2) < 2:
         return False
     banded = not _chunks(g, itemsize, nt, o, SMALL_BACKWARD_BYTES)[0].whole
     return banded or o * g.rows >= CHANNEL_MIN_RATIO * cols
