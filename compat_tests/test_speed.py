@@ -57,6 +57,7 @@ PATHS = [
         "flat",
         "flat32",
         "pointwise",
+        "pointwise-images",
     )
     if path.startswith("unfold")
     or (path.startswith(("direct", "flat")) and all(s == 1 for s in geometry[2]))  # stride 1
@@ -84,6 +85,8 @@ def test_chunked_convolution_equals_whole_batch(chunking, geometry, path, monkey
     monkeypatch.setattr(KC, "CHANNEL_MIN_PLANES", 0)
     if channels:
         assert KC._by_channels(g, 5, x.itemsize) == (threads.get_num_threads() > 1 and g.c > 1)
+    # 1x1: the whole batch at once on these small maps, or "-images", a product per image
+    monkeypatch.setattr(KC, "POINTWISE_BATCHED_MAX", 0 if path == "pointwise-images" else 1 << 30)
     if path == "direct-plain":
         monkeypatch.setattr(KC, "DIRECT_TRANSPOSED_MAX_O", 0)
     if path in ("unfold-wide", "unfold-plain"):
@@ -717,6 +720,31 @@ def test_thin_matmul_sums_the_blocks(shape, nt, monkeypatch):
         assert gi.dtype == np.float32 and gi.shape == (m, n)
         want = go.astype(np.float64) @ lin.weight.astype(np.float64)
         np.testing.assert_allclose(gi, want, rtol=1e-5, atol=1e-5)
+    finally:
+        threads.set_num_threads(before)
+
+
+@pytest.mark.parametrize("need", [(True, False, True), (False, True, True), (True, True, False)])
+def test_pointwise_batched_backward_gives_each_half(need, monkeypatch):
+    """The 1x1 backward on the whole batch at once against a product per image, for
+    each half alone and without a bias, on 2 threads; into the previous gradInput too."""
+    need_input, need_weight, bias = need
+    monkeypatch.setattr(KC, "PARALLEL_FLOPS", 0)
+    before = threads.get_num_threads()
+    threads.set_num_threads(2)
+    try:
+        rng = np.random.default_rng(6)
+        g = KU.Unfold((3, 5, 4, 3), (1, 1), (1, 1), (0, 0))
+        x = rng.standard_normal((3, 5, 4, 3))
+        w = rng.standard_normal((7, 5))
+        go = rng.standard_normal((3, 7, 4, 3))
+        got = KC.conv_backward(x, go, w, g, need_input, need_weight, bias, np.full(x.shape, 7.0))
+        monkeypatch.setattr(KC, "POINTWISE_BATCHED_MAX", 0)
+        want = KC.conv_backward(x, go, w, g, need_input, need_weight, bias)
+        for a, b in zip(got, want):
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     finally:
         threads.set_num_threads(before)
 

@@ -661,7 +661,51 @@ def _pointwise_forward(x, weight2d, bias, g: Unfold, out=None):
     return full
 
 
+# Up to this many positions an image (GoogLeNet's 7x7 maps) the backward pass multiplies
+# the whole batch at once, input and gradOutput copied to (planes, images * positions):
+# the weight gradient is then one product with K = N * positions where the per-image
+# products have K = 49. 832 -> 384 planes on 7x7 at batch 4: 2.2-2.4 against 1.6-1.7
+# ms on two threads; on 14x14 (196 positions) the per-image products were faster.
+POINTWISE_BATCHED_MAX = 64
+
+
+def _pointwise_batched_backward(
+    x, gradOutput, weight2d, g: Unfold, need_input, need_weight, bias, gi
+):
+    """_pointwise_backward for small maps: ``(C, N*P)`` and ``(O, N*P)`` copies, the weight
+    gradient's rows and the input gradient's planes shared out between the threads."""
+    o, n, p = weight2d.shape[0], g.n, g.positions
+    xs = np.empty((g.c, n, p), x.dtype) if need_weight else None
+    if need_weight:
+        np.copyto(xs, x.reshape(n, g.c, p).swapaxes(0, 1))
+        xs = xs.reshape(g.c, n * p)
+    go = np.empty((o, n, p), gradOutput.dtype)
+    np.copyto(go, gradOutput.reshape(n, o, p).swapaxes(0, 1))
+    go = go.reshape(o, n * p)
+    gw = np.empty((o, g.c), gradOutput.dtype) if need_weight else None
+    gb = go.sum(axis=1) if need_weight and bias else None
+    full = _output(gi, (n, g.c, *g.size), gradOutput.dtype) if need_input else None
+    nt = _threads(g, o, need_input + need_weight)
+    ocut = [o * t // nt for t in range(nt + 1)]
+    ccut = [g.c * t // nt for t in range(nt + 1)]
+
+    def run(t):
+        if need_weight:
+            np.matmul(go[ocut[t] : ocut[t + 1]], xs.T, out=gw[ocut[t] : ocut[t + 1]])
+        if need_input:
+            c0, c1 = ccut[t], ccut[t + 1]
+            part = weight2d[:, c0:c1].T @ go  # (planes, N * P)
+            full.reshape(n, g.c, p)[:, c0:c1] = part.reshape(c1 - c0, n, p).swapaxes(0, 1)
+
+    threads.parallel_for(run, nt)
+    return full, gw, gb
+
+
 def _pointwise_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, bias, gi=None):
+    if g.positions <= POINTWISE_BATCHED_MAX:
+        return _pointwise_batched_backward(
+            x, gradOutput, weight2d, g, need_input, need_weight, bias, gi
+        )
     o = weight2d.shape[0]
     xs = x.reshape(g.n, g.c, g.positions)
     go = np.ascontiguousarray(gradOutput).reshape(g.n, o, g.positions)
