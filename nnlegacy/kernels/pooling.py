@@ -109,28 +109,32 @@ def _scan_axis(xp, val, idx, views, weight, nan, adtype, size=None, dest=None):
         o, a = xp.empty(shape, val.dtype), xp.empty(shape, adtype)
     else:
         o, a = xp.empty(size, val.dtype)[: first.size], xp.empty(size, adtype)[: first.size]
-    o[...] = first
-    if idx is None:
-        a[...] = 0
-    else:
-        a[...] = idx[views[0]]
+    if len(views) == 1:
+        o[...] = first
+        a[...] = 0 if idx is None else idx[views[0]]
+        return o, a
     better = xp.empty(shape, np.bool_)
-    tmp = None if idx is None else xp.empty(shape, adtype)
+    tmp = xp.empty(shape, adtype)
     for j, view in enumerate(views[1:], 1):
         s = val[view]
-        xp.greater(s, o, out=better)  # strict >: the first maximum wins, as THNN
+        prev = first if j == 1 else o  # the maximum so far (no copy of the first view)
+        xp.greater(s, prev, out=better)  # strict >: the first maximum wins, as THNN
         if nan:
             better |= s != s
-        xp.maximum(o, s, out=o)
+        xp.maximum(prev, s, out=o)
         # the index where better: each offset's indices exceed every earlier one (j *
         # weight > (j - 1) * weight + idx), so this is max(a, better * index), far
         # faster than where/copyto
         if idx is None:
-            xp.maximum(a, better.view(np.uint8) * a.dtype.type(j), out=a)
+            if j == 1:
+                a[...] = better
+            else:
+                xp.multiply(better.view(np.uint8), a.dtype.type(j), out=tmp)
+                xp.maximum(a, tmp, out=a)
         else:
             xp.add(idx[view], a.dtype.type(j * weight), out=tmp)
             tmp *= better
-            xp.maximum(a, tmp, out=a)
+            xp.maximum(idx[views[0]] if j == 1 else a, tmp, out=a)
     return o, a
 
 
