@@ -150,3 +150,18 @@ def test_manual_seed_seeds_initialisation_noise_and_the_generator():
     expect = np.random.Generator(np.random.MT19937(7)).random((3, 3))  # the documented stream
     stdv = 1 / np.sqrt(3)
     np.testing.assert_allclose(nn.Linear(3, 3).weight, expect * 2 * stdv - stdv)
+
+
+def test_zeroing_the_flat_gradients_either_way():
+    """Lua's ``g:zero()`` on getParameters' gradients is ``g.fill(0)``; Lua's
+    ``net:zeroGradParameters()`` is ``net.zeroGradParameters()``: both leave every module's
+    gradient zero, and the module gradients still views of the flat array."""
+    net = nn.Sequential().add(nn.Linear(4, 3)).add(nn.Linear(3, 2))
+    p, g = net.getParameters()
+    for zero in (lambda: g.fill(0), net.zeroGradParameters):
+        g[...] = 1.5
+        zero()
+        assert not g.any()
+        assert all(not m.gradWeight.any() and not m.gradBias.any() for m in net.modules)
+        net.get(1).gradWeight[0, 0] = 2.0
+        assert g[0] == 2.0  # still a view of the flat gradients
