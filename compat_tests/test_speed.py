@@ -725,50 +725,31 @@ def test_thin_matmul_sums_the_blocks(shape, nt, monkeypatch):
 
 
 @pytest.mark.parametrize("need", [(True, False, True), (False, True, True), (True, True, False)])
-def test_pointwise_batched_backward_gives_each_half(need, monkeypatch):
-    """The 1x1 backward on the whole batch at once against a product per image, for
-    each half alone and without a bias, on 2 threads; into the previous gradInput too."""
-    need_input, need_weight, bias = need
-    monkeypatch.setattr(KC, "PARALLEL_FLOPS", 0)
-    before = threads.get_num_threads()
-    threads.set_num_threads(2)
-    try:
-        rng = np.random.default_rng(6)
-        g = KU.Unfold((3, 5, 4, 3), (1, 1), (1, 1), (0, 0))
-        x = rng.standard_normal((3, 5, 4, 3))
-        w = rng.standard_normal((7, 5))
-        go = rng.standard_normal((3, 7, 4, 3))
-        got = KC.conv_backward(x, go, w, g, need_input, need_weight, bias, np.full(x.shape, 7.0))
-        monkeypatch.setattr(KC, "POINTWISE_BATCHED_MAX", 0)
-        want = KC.conv_backward(x, go, w, g, need_input, need_weight, bias)
-        for a, b in zip(got, want):
-            assert (a is None) == (b is None)
-            if a is not None:
-                np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-    finally:
-        threads.set_num_threads(before)
-
-
-@pytest.mark.parametrize("need", [(True, False, True), (False, True, True), (True, True, False)])
-def test_backward_by_input_planes_gives_each_half(need, monkeypatch):
-    """The backward pass cut by input planes (2 threads) against the batch-cut one, for
-    the input gradient alone (a first layer's weights frozen), the weight gradient alone
-    (a first layer), and without a bias; into the module's previous gradInput too."""
+@pytest.mark.parametrize("kind", ["by-planes", "pointwise-batched"])
+def test_backward_variants_give_each_half(kind, need, monkeypatch):
+    """On 2 threads, against the plain paths: the backward cut by input planes (against
+    the batch cut) and the 1x1 backward on the whole batch at once (against a product
+    per image), for the input gradient alone (a first layer's weights frozen), the
+    weight gradient alone (a first layer), and without a bias; into the module's
+    previous gradInput too."""
     need_input, need_weight, bias = need
     monkeypatch.setattr(KC, "PARALLEL_FLOPS", 0)
     monkeypatch.setattr(KC, "CHANNEL_MIN_RATIO", 0)
     monkeypatch.setattr(KC, "CHANNEL_MIN_PLANES", 0)
+    if kind == "by-planes":
+        g, o, plain = KU.Unfold((3, 5, 9, 8), (3, 2), (2, 1), (1, 0)), 4, "CHANNEL_MAX_BYTES"
+    else:
+        g, o, plain = KU.Unfold((3, 5, 4, 3), (1, 1), (1, 1), (0, 0)), 7, "POINTWISE_BATCHED_MAX"
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((g.n, g.c, *g.size))
+    w = rng.standard_normal((o, g.rows))
+    go = rng.standard_normal((g.n, o, *g.out))
     before = threads.get_num_threads()
     threads.set_num_threads(2)
     try:
-        rng = np.random.default_rng(5)
-        g = KU.Unfold((3, 5, 9, 8), (3, 2), (2, 1), (1, 0))
-        x = rng.standard_normal((3, 5, 9, 8))
-        w = rng.standard_normal((4, g.rows))
-        go = rng.standard_normal((3, 4, *g.out))
-        assert KC._by_channels(g, 4, 8)
+        assert KC._by_channels(g, o, 8) if kind == "by-planes" else KC._pointwise(g)
         got = KC.conv_backward(x, go, w, g, need_input, need_weight, bias, np.full(x.shape, 7.0))
-        monkeypatch.setattr(KC, "CHANNEL_MAX_BYTES", -1)
+        monkeypatch.setattr(KC, plain, -1)
         want = KC.conv_backward(x, go, w, g, need_input, need_weight, bias)
         for a, b in zip(got, want):
             assert (a is None) == (b is None)
