@@ -251,12 +251,10 @@ def zero(a):
     if not (isinstance(a, np.ndarray) and a.flags.c_contiguous and a.nbytes >= INLINE_BYTES):
         a.fill(0)
         return
-    flat = a.reshape(-1)
-    if flat.dtype.kind in "fc":
-        flat = flat.view(np.dtype(f"u{flat.itemsize}") if flat.itemsize <= 8 else np.uint64)
-    elif flat.dtype.kind not in "iu":
+    if a.dtype.kind not in "fciu":
         a.fill(0)
         return
+    flat = a.reshape(-1).view(np.dtype(f"u{min(a.itemsize, 8)}"))  # the bits, unsigned
 
     def run(i0, i1):
         part = flat[i0:i1]
@@ -286,7 +284,6 @@ def _thin_matmul(a, b, nt):
     rows = max(1, THIN_BLOCK_BYTES // (n * b.itemsize))
     blocks = [(i, min(i + rows, k)) for i in range(0, k, rows)]
     nt = max(1, min(nt, len(blocks)))
-    dtype = np.result_type(a, b)
 
     def run(t):
         part = blocks[len(blocks) * t // nt : len(blocks) * (t + 1) // nt]
@@ -297,10 +294,9 @@ def _thin_matmul(a, b, nt):
         return acc
 
     parts = parallel_for(run, nt)
-    out = parts[0].astype(dtype, copy=False)
     for p in parts[1:]:
-        out += p
-    return out
+        parts[0] += p
+    return parts[0]
 
 
 def matmul(a, b):

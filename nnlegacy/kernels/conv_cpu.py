@@ -271,6 +271,15 @@ def _output(out, shape, dtype):
     return np.empty(shape, dtype) if out is None else out
 
 
+def _planes_first(a, g: Unfold):
+    """``a`` ``(N, planes, *positions)`` copied to ``(planes, N * positions)``: the whole
+    batch as one matrix, for products over every position at once."""
+    n, planes = a.shape[:2]
+    out = np.empty((planes, n, g.positions), a.dtype)
+    np.copyto(out, a.reshape(n, planes, g.positions).swapaxes(0, 1))
+    return out.reshape(planes, n * g.positions)
+
+
 def conv_forward(x, weight2d, bias, g: Unfold, out=None):
     """Output ``(N, O, *out)`` of the convolution of ``x`` ``(N, C, *size)``."""
     if _pointwise(g):
@@ -399,15 +408,11 @@ def _by_channels(g: Unfold, o: int, itemsize: int) -> bool:
 
 def _channel_backward(x, gradOutput, weight2d, g: Unfold, need_input, need_weight, bias, gi):
     o, n = weight2d.shape[0], g.n
-    goT = np.empty((o, n, g.positions), gradOutput.dtype)
-    np.copyto(goT, gradOutput.reshape(n, o, g.positions).swapaxes(0, 1))
-    goT = goT.reshape(o, n * g.positions)
+    goT = _planes_first(gradOutput, g)
     gb = goT.sum(axis=1) if bias and need_weight else None
     gw = np.empty((o, g.rows), gradOutput.dtype) if need_weight else None
-    if not need_input:
-        gi = None
-    elif gi is None:  # every plane of every image is assigned
-        gi = np.empty((n, g.c, *g.size), gradOutput.dtype)
+    # every plane of every image is assigned
+    gi = _output(gi, (n, g.c, *g.size), gradOutput.dtype) if need_input else None
     parts = min(threads.get_num_threads(), g.c)
     cuts = [g.c * t // parts for t in range(parts + 1)]
     k = g.ksize
@@ -675,16 +680,12 @@ def _pointwise_batched_backward(
     """_pointwise_backward for small maps: ``(C, N*P)`` and ``(O, N*P)`` copies, the weight
     gradient's rows and the input gradient's planes shared out between the threads."""
     o, n, p = weight2d.shape[0], g.n, g.positions
-    xs = np.empty((g.c, n, p), x.dtype) if need_weight else None
-    if need_weight:
-        np.copyto(xs, x.reshape(n, g.c, p).swapaxes(0, 1))
-        xs = xs.reshape(g.c, n * p)
-    go = np.empty((o, n, p), gradOutput.dtype)
-    np.copyto(go, gradOutput.reshape(n, o, p).swapaxes(0, 1))
-    go = go.reshape(o, n * p)
+    xs = _planes_first(x, g) if need_weight else None
+    go = _planes_first(gradOutput, g)
     gw = np.empty((o, g.c), gradOutput.dtype) if need_weight else None
     gb = go.sum(axis=1) if need_weight and bias else None
     full = _output(gi, (n, g.c, *g.size), gradOutput.dtype) if need_input else None
+    gi3 = None if full is None else full.reshape(n, g.c, p)
     nt = _threads(g, o, need_input + need_weight)
     ocut = [o * t // nt for t in range(nt + 1)]
     ccut = [g.c * t // nt for t in range(nt + 1)]
@@ -695,7 +696,7 @@ def _pointwise_batched_backward(
         if need_input:
             c0, c1 = ccut[t], ccut[t + 1]
             part = weight2d[:, c0:c1].T @ go  # (planes, N * P)
-            full.reshape(n, g.c, p)[:, c0:c1] = part.reshape(c1 - c0, n, p).swapaxes(0, 1)
+            gi3[:, c0:c1] = part.reshape(c1 - c0, n, p).swapaxes(0, 1)
 
     threads.parallel_for(run, nt)
     return full, gw, gb
